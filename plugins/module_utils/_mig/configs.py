@@ -1,0 +1,471 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, gpu_slicing.eks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The mig-parted v1 config dialect (pure, stdlib only).
+
+Input is already-parsed Python data (``parse_config``) or text (``load_config_text``). Text is read
+with PyYAML when it is importable, else as JSON, else with ``_MiniYaml``: a small safe loader for the
+block-YAML subset mig-parted files use (mappings, ``-`` sequences, ``[a, b]`` / ``{}`` flow
+collections of scalars, quoted/plain scalars, comments). ``dump_config`` writes that same subset, so
+files this collection persists are read back without PyYAML and are valid for mig-parted itself.
+
+Semantics follow NVIDIA/mig-parted ``api/spec/v1``: an entry applies to a GPU when its ``devices``
+(``all`` or indexes) and its optional ``device-filter`` (``0xDDDDVVVV[:0xSSSSssss]``) both match;
+when several entries match one GPU the last one wins (entries are applied in order); GPUs that no
+entry matches are left untouched.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import collections
+import difflib
+import json
+import re
+
+from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import _builtin_configs
+from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig.model import is_valid_profile_name
+
+DeviceSpec = collections.namedtuple("DeviceSpec", "mig_enabled mig_devices")
+
+PERSIST_LABEL = "gpu-slicing"
+
+_ENTRY_KEYS = ("devices", "mig-enabled", "mig-devices", "device-filter")
+_FILTER_RE = re.compile(r"^0x([0-9a-fA-F]{8})(?::0x([0-9a-fA-F]{8}))?$")
+
+
+class MigConfigError(ValueError):
+    """A layout or mig-parted config that is not valid; the message names the offending part."""
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def normalize_layout(layout, where="layout"):
+    """List of names or mapping name -> count  ->  OrderedDict name -> count (zero counts dropped)."""
+    out = collections.OrderedDict()
+    if isinstance(layout, dict):
+        items = list(layout.items())
+    elif isinstance(layout, (list, tuple)):
+        items = []
+        for pos, name in enumerate(layout):
+            if not isinstance(name, str):
+                raise MigConfigError("%s[%d]: profile name must be a string, got %r" % (where, pos, name))
+            items.append((name, 1))
+    else:
+        raise MigConfigError("%s must be a list of profile names or a mapping name -> count, got %s"
+                             % (where, type(layout).__name__))
+    for name, count in items:
+        if not isinstance(name, str) or not name.strip():
+            raise MigConfigError("%s: empty or non-string profile name %r" % (where, name))
+        name = name.strip()
+        if name.startswith("MIG "):
+            name = name[4:].strip()
+        if not is_valid_profile_name(name):
+            raise MigConfigError("%s: %r is not a MIG profile name (expected e.g. 1g.10gb, 3g.40gb, 1g.10gb+me)"
+                                 % (where, name))
+        if not _is_int(count):
+            raise MigConfigError("%s: count of %s must be an integer, got %r" % (where, name, count))
+        if count < 0:
+            raise MigConfigError("%s: count of %s must not be negative, got %d" % (where, name, count))
+        if count:
+            out[name] = out.get(name, 0) + count
+    return out
+
+
+def _parse_filter(value, where):
+    values = value if isinstance(value, list) else [value]
+    if not values:
+        raise MigConfigError("%s: device-filter must not be empty" % where)
+    out = []
+    for item in values:
+        if _is_int(item):  # YAML 1.1 reads an unquoted 0x20B010DE as an int
+            item = "0x%08X" % item
+        match = _FILTER_RE.match(item) if isinstance(item, str) else None
+        if not match:
+            raise MigConfigError("%s: device-filter %r is not 0xDDDDVVVV[:0xSSSSssss] (e.g. 0x233010DE)"
+                                 % (where, item))
+        out.append((match.group(1).upper(), match.group(2).upper() if match.group(2) else None))
+    return out
+
+
+def _parse_entry(entry, where):
+    if not isinstance(entry, dict):
+        raise MigConfigError("%s must be a mapping, got %s" % (where, type(entry).__name__))
+    unknown = [k for k in entry if k not in _ENTRY_KEYS]
+    if unknown:
+        raise MigConfigError("%s: unknown field(s) %s (allowed: %s)"
+                             % (where, ", ".join(map(str, unknown)), ", ".join(_ENTRY_KEYS)))
+    if "devices" not in entry:
+        raise MigConfigError("%s: field 'devices' is required ('all' or a list of GPU indexes)" % where)
+    devices = entry["devices"]
+    if devices != "all":
+        if not isinstance(devices, list) or not devices or not all(_is_int(d) and d >= 0 for d in devices):
+            raise MigConfigError("%s: devices must be 'all' or a non-empty list of GPU indexes, got %r"
+                                 % (where, devices))
+        devices = list(devices)
+    if "mig-enabled" not in entry:
+        raise MigConfigError("%s: field 'mig-enabled' is required (true or false)" % where)
+    enabled = entry["mig-enabled"]
+    if not isinstance(enabled, bool):
+        raise MigConfigError("%s: mig-enabled must be true or false, got %r" % (where, enabled))
+    mig_devices = entry.get("mig-devices")
+    if enabled:
+        if mig_devices is None:
+            raise MigConfigError("%s: mig-devices is required when mig-enabled is true (use {} for none)" % where)
+        if not isinstance(mig_devices, dict):
+            raise MigConfigError("%s: mig-devices must be a mapping profile -> count" % where)
+        layout = normalize_layout(mig_devices, where="%s.mig-devices" % where)
+        if mig_devices and not layout:
+            raise MigConfigError("%s.mig-devices: counts must not all be 0" % where)
+    else:
+        if mig_devices:
+            raise MigConfigError("%s: mig-devices must be empty when mig-enabled is false" % where)
+        layout = collections.OrderedDict()
+    out = {"devices": devices, "mig_enabled": enabled, "mig_devices": layout, "device_filter": None}
+    if "device-filter" in entry:
+        out["device_filter"] = _parse_filter(entry["device-filter"], where)
+    return out
+
+
+def parse_config(doc):
+    """Validate a mig-parted v1 document; return OrderedDict label -> list of normalised entries."""
+    if not isinstance(doc, dict):
+        raise MigConfigError("config must be a mapping with 'version' and 'mig-configs', got %s"
+                             % type(doc).__name__)
+    unknown = [k for k in doc if k not in ("version", "mig-configs")]
+    if unknown:
+        raise MigConfigError("config: unknown top-level field(s) %s (allowed: version, mig-configs)"
+                             % ", ".join(map(str, unknown)))
+    if doc.get("version") != "v1":
+        raise MigConfigError("config: version must be 'v1', got %r" % (doc.get("version"),))
+    configs = doc.get("mig-configs")
+    if not isinstance(configs, dict) or not configs:
+        raise MigConfigError("config: 'mig-configs' must be a non-empty mapping label -> list of entries")
+    out = collections.OrderedDict()
+    for label, entries in configs.items():
+        if not isinstance(label, str) or not label:
+            raise MigConfigError("config: label %r must be a non-empty string" % (label,))
+        if not isinstance(entries, list) or not entries:
+            raise MigConfigError("mig-configs[%s] must be a non-empty list of entries" % label)
+        out[label] = [_parse_entry(e, "mig-configs[%s][%d]" % (label, i)) for i, e in enumerate(entries)]
+    return out
+
+
+_BUILTIN = None
+
+
+def _builtin():
+    global _BUILTIN
+    if _BUILTIN is None:
+        _BUILTIN = parse_config(_builtin_configs.BUILTIN_CONFIG)
+    return _BUILTIN
+
+
+def builtin_config_names():
+    return list(_builtin())
+
+
+def _unknown_label(label, names, source):
+    close = difflib.get_close_matches(str(label), names, n=5, cutoff=0.5)
+    hint = ("; did you mean: %s" % ", ".join(close)) if close else ""
+    return MigConfigError("unknown config label %r in %s%s (%d labels available)" % (label, source, hint, len(names)))
+
+
+def builtin_config(label):
+    """Entries of a built-in label (``all-1g.10gb``, ``all-balanced`` ...)."""
+    configs = _builtin()
+    if label not in configs:
+        raise _unknown_label(label, list(configs), "the built-in configs")
+    return configs[label]
+
+
+def select_entries(config_doc_or_label, label=None):
+    """Entries for ``label`` of a document, or of the built-ins when given a label string."""
+    if isinstance(config_doc_or_label, str):
+        return builtin_config(config_doc_or_label)
+    configs = parse_config(config_doc_or_label)
+    if label is None:
+        if len(configs) != 1:
+            raise MigConfigError("config has %d labels (%s); say which one" % (len(configs), ", ".join(configs)))
+        return next(iter(configs.values()))
+    if label not in configs:
+        raise _unknown_label(label, list(configs), "the config file")
+    return configs[label]
+
+
+def _norm_id(value):
+    if not value:
+        return None
+    value = str(value).strip()
+    if value.lower().startswith("0x"):
+        value = value[2:]
+    return value.upper()
+
+
+def entry_matches(entry, gpu_index, pci_device_id, subsystem_id=None):
+    if entry["devices"] != "all" and gpu_index not in entry["devices"]:
+        return False
+    if entry["device_filter"] is None:
+        return True
+    dev = _norm_id(pci_device_id)
+    sub = _norm_id(subsystem_id)
+    for want_dev, want_sub in entry["device_filter"]:
+        if want_dev == dev and (want_sub is None or want_sub == sub):
+            return True
+    return False
+
+
+def device_spec(entries, gpu_index, pci_device_id, subsystem_id=None):
+    """DeviceSpec for one GPU, or None when no entry matches (the GPU is left untouched)."""
+    spec = None
+    for entry in entries:
+        if entry_matches(entry, gpu_index, pci_device_id, subsystem_id):
+            spec = DeviceSpec(entry["mig_enabled"], collections.OrderedDict(entry["mig_devices"]))
+    return spec
+
+
+def build_document(per_gpu, label=PERSIST_LABEL):
+    """mig-parted v1 document with one entry per GPU: ``per_gpu`` = [(index, pci_device_id, enabled, layout)]."""
+    entries = []
+    for index, pci_device_id, enabled, layout in per_gpu:
+        entry = collections.OrderedDict()
+        if pci_device_id:
+            entry["device-filter"] = "0x%s" % _norm_id(pci_device_id)
+        entry["devices"] = [index]
+        entry["mig-enabled"] = bool(enabled)
+        if enabled:
+            entry["mig-devices"] = collections.OrderedDict(layout)
+        entries.append(entry)
+    return collections.OrderedDict([("version", "v1"), ("mig-configs", collections.OrderedDict([(label, entries)]))])
+
+
+# ---------------------------------------------------------------------------------------------
+# Text: dump the subset we read, and read with PyYAML / JSON / the mini loader.
+
+def _scalar_text(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if _is_int(value):
+        return str(value)
+    if value is None:
+        return "null"
+    return json.dumps(str(value))
+
+
+def dump_config(doc):
+    """Block-YAML text of a mig-parted document (readable by mig-parted, PyYAML and ``_MiniYaml``)."""
+    lines = ["# Written by gpu_slicing.eks (nvidia_mig persist); mig-parted v1 format.",
+             "version: %s" % doc["version"], "mig-configs:"]
+    for label, entries in doc["mig-configs"].items():
+        lines.append("  %s:" % json.dumps(label))
+        for entry in entries:
+            first = True
+            for key, value in entry.items():
+                prefix = "    - " if first else "      "
+                first = False
+                if isinstance(value, dict):
+                    if not value:
+                        lines.append("%s%s: {}" % (prefix, key))
+                        continue
+                    lines.append("%s%s:" % (prefix, key))
+                    for name, count in value.items():
+                        lines.append("        %s: %s" % (json.dumps(name), _scalar_text(count)))
+                elif isinstance(value, list):
+                    lines.append("%s%s: [%s]" % (prefix, key, ", ".join(_scalar_text(v) for v in value)))
+                else:
+                    lines.append("%s%s: %s" % (prefix, key, _scalar_text(value)))
+    return "\n".join(lines) + "\n"
+
+
+def load_config_text(text):
+    """Parse config file text; returns (data, loader_name)."""
+    try:
+        import yaml  # optional on the node
+    except ImportError:
+        yaml = None
+    if yaml is not None:
+        try:
+            return yaml.safe_load(text), "yaml"
+        except yaml.YAMLError as exc:
+            raise MigConfigError("config file is not valid YAML: %s" % exc)
+    stripped = text.lstrip()
+    if stripped.startswith("{"):
+        try:
+            return json.loads(text), "json"
+        except ValueError as exc:
+            raise MigConfigError("config file is not valid JSON: %s" % exc)
+    return _MiniYaml(text).load(), "mini-yaml"
+
+
+class _MiniYaml(object):
+    """Block YAML subset: mappings, sequences, flow [..]/{..} of scalars, comments, quoted scalars."""
+
+    def __init__(self, text):
+        self.lines = []
+        for number, raw in enumerate(text.splitlines(), 1):
+            if raw.strip() in ("---", "...") or "\t" in raw[:len(raw) - len(raw.lstrip())]:
+                if raw.strip() in ("---", "..."):
+                    continue
+                raise MigConfigError("config line %d: tabs are not allowed for indentation" % number)
+            content = self._strip_comment(raw).rstrip()
+            if content.strip():
+                self.lines.append((number, len(content) - len(content.lstrip()), content.strip()))
+        self.pos = 0
+
+    @staticmethod
+    def _strip_comment(line):
+        quote = None
+        for i, ch in enumerate(line):
+            if quote:
+                if ch == quote:
+                    quote = None
+            elif ch in "\"'":
+                quote = ch
+            elif ch == "#" and (i == 0 or line[i - 1] in " \t"):
+                return line[:i]
+        return line
+
+    def error(self, msg, number=None):
+        if number is None:
+            number = self.lines[self.pos][0] if self.pos < len(self.lines) else "EOF"
+        return MigConfigError("config line %s: %s (only a simple YAML subset is supported without PyYAML;"
+                              " JSON also works)" % (number, msg))
+
+    def load(self):
+        if not self.lines:
+            return None
+        value = self.block(self.lines[0][1])
+        if self.pos != len(self.lines):
+            raise self.error("unexpected indentation")
+        return value
+
+    def block(self, indent):
+        number, ind, text = self.lines[self.pos]
+        if ind != indent:
+            raise self.error("bad indentation", number)
+        if text.startswith("- ") or text == "-":
+            return self.sequence(indent)
+        return self.mapping(indent)
+
+    def sequence(self, indent):
+        out = []
+        while self.pos < len(self.lines):
+            number, ind, text = self.lines[self.pos]
+            if ind < indent:
+                break
+            if ind != indent or not (text.startswith("- ") or text == "-"):
+                raise self.error("expected '- ' item", number)
+            rest = text[1:].strip()
+            if not rest:
+                self.pos += 1
+                out.append(self.block(self.lines[self.pos][1]) if self.pos < len(self.lines) else None)
+                continue
+            key, sep, _value = self._split_key(rest)
+            if sep:
+                # "- key: value" starts a mapping whose other keys are indented under the key.
+                column = indent + len(text) - len(rest)
+                self.lines[self.pos] = (number, column, rest)
+                out.append(self.mapping(column))
+            else:
+                self.pos += 1
+                out.append(self.scalar(rest, number))
+        return out
+
+    def _split_key(self, text):
+        if text[:1] in "\"'":
+            end = text.find(text[0], 1)
+            if end > 0 and text[end + 1:end + 2] == ":":
+                return json.loads('"%s"' % text[1:end]) if text[0] == '"' else text[1:end], True, text[end + 2:].strip()
+            return None, False, None
+        match = re.match(r"^([^:\[\]{},]+?):(\s+|$)(.*)$", text)
+        if match:
+            return match.group(1).strip(), True, match.group(3).strip()
+        return None, False, None
+
+    def mapping(self, indent):
+        out = collections.OrderedDict()
+        while self.pos < len(self.lines):
+            number, ind, text = self.lines[self.pos]
+            if ind < indent:
+                break
+            if ind != indent:
+                raise self.error("bad indentation", number)
+            key, sep, value = self._split_key(text)
+            if not sep:
+                raise self.error("expected 'key: value'", number)
+            if key in out:
+                raise self.error("duplicate key %r" % key, number)
+            self.pos += 1
+            if value:
+                out[key] = self.scalar(value, number)
+            elif self.pos < len(self.lines) and self.lines[self.pos][1] > indent:
+                out[key] = self.block(self.lines[self.pos][1])
+            elif self.pos < len(self.lines) and self.lines[self.pos][1] == indent and \
+                    self.lines[self.pos][2].startswith("- "):
+                out[key] = self.sequence(indent)
+            else:
+                out[key] = None
+        return out
+
+    def scalar(self, text, number):
+        if text.startswith("[") or text.startswith("{"):
+            closing = "]" if text[0] == "[" else "}"
+            if not text.endswith(closing):
+                raise self.error("unterminated flow collection", number)
+            inner = text[1:-1].strip()
+            parts = [p.strip() for p in self._split_flow(inner)] if inner else []
+            if closing == "]":
+                return [self.scalar(p, number) for p in parts]
+            out = collections.OrderedDict()
+            for part in parts:
+                key, sep, value = self._split_key(part)
+                if not sep:
+                    raise self.error("expected 'key: value' in {...}", number)
+                out[key] = self.scalar(value, number) if value else None
+            return out
+        if text[0] == '"':
+            try:
+                return json.loads(text)
+            except ValueError:
+                raise self.error("bad double-quoted string %s" % text, number)
+        if text[0] == "'":
+            if not text.endswith("'") or len(text) < 2:
+                raise self.error("bad single-quoted string %s" % text, number)
+            return text[1:-1].replace("''", "'")
+        if text in ("true", "True", "TRUE"):
+            return True
+        if text in ("false", "False", "FALSE"):
+            return False
+        if text in ("null", "Null", "NULL", "~"):
+            return None
+        if re.match(r"^[-+]?\d+$", text):
+            return int(text)
+        if text[0] in "&*!|>@`%":
+            raise self.error("unsupported YAML syntax %r" % text, number)
+        return text
+
+    @staticmethod
+    def _split_flow(text):
+        parts, depth, quote, cur = [], 0, None, ""
+        for ch in text:
+            if quote:
+                cur += ch
+                if ch == quote:
+                    quote = None
+                continue
+            if ch in "\"'":
+                quote = ch
+            elif ch in "[{":
+                depth += 1
+            elif ch in "]}":
+                depth -= 1
+            elif ch == "," and depth == 0:
+                parts.append(cur)
+                cur = ""
+                continue
+            cur += ch
+        parts.append(cur)
+        return parts
