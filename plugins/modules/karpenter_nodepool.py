@@ -1,0 +1,640 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, gpu_slicing.eks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: karpenter_nodepool
+short_description: Manage a Karpenter NodePool for MIG-sliced NVIDIA GPUs, with its EC2NodeClass and NodeOverlays
+version_added: 0.1.0
+description:
+  - Creates, updates or deletes one Karpenter C(NodePool) (C(karpenter.sh/v1)) for NVIDIA GPU instances whose
+    GPUs the GPU Operator's MIG manager partitions according to the node label C(nvidia.com/mig.config).
+  - Optionally manages the C(EC2NodeClass) (C(karpenter.k8s.aws/v1)) the pool launches with, and one
+    C(NodeOverlay) (C(karpenter.sh/v1alpha1)) per instance type that tells Karpenter's scheduling simulation how
+    many MIG slices (C(nvidia.com/mig-*)) a node of that type offers. Without an overlay Karpenter never scales
+    out for pods that request MIG slices.
+  - Validates everything locally before the first API call, against the Karpenter v1.14.1 schema and CEL rules
+    that matter (restricted label domains, requirement operators, minValues, budgets, nodeClassRef
+    immutability, role or instance profile, AMI alias rules, restricted tags, overlay capacity). Every error
+    names the field.
+  - Writes with server-side apply under the field manager C(gpu-slicing-eks). Check mode sends the same
+    requests with C(dryRun=All), so the API server validates them and stores nothing.
+author:
+  - gpu_slicing.eks contributors
+extends_documentation_fragment:
+  - gpu_slicing.eks.k8s_auth.modules
+attributes:
+  check_mode:
+    support: full
+    details: Writes are sent with C(dryRun=All); nothing is stored.
+  diff_mode:
+    support: full
+    details: Shows labels, annotations and spec of each object before and after.
+options:
+  name:
+    description:
+      - Name of the NodePool. Also the prefix of the NodeOverlay names.
+    type: str
+    required: true
+  state:
+    description:
+      - V(present) creates or updates the objects; V(absent) deletes the NodePool and its NodeOverlays (and the
+        EC2NodeClass when O(delete_node_class=true)).
+    type: str
+    choices: [present, absent]
+    default: present
+  instance_types:
+    description:
+      - EC2 instance types the pool may launch (requirement on C(node.kubernetes.io/instance-type)).
+      - With O(mig_config) or O(node_overlay) each type must be a MIG-capable type of the collection's GPU catalog.
+      - Mutually exclusive with O(gpu_names). One of them is required with O(state=present).
+    type: list
+    elements: str
+  gpu_names:
+    description:
+      - Karpenter GPU names (requirement on C(karpenter.k8s.aws/instance-gpu-name)). For MIG capacity and
+        NodeOverlays they resolve to instance types through the GPU catalog (for example V(h100) to
+        C(p5.4xlarge) and C(p5.48xlarge)).
+    type: list
+    elements: str
+    choices: [a100, h100, h200, b200, b300]
+  capacity_types:
+    description:
+      - Allowed capacity types (requirement on C(karpenter.sh/capacity-type)). V(reserved) needs
+        C(capacityReservationSelectorTerms) on the EC2NodeClass.
+    type: list
+    elements: str
+    choices: [spot, on-demand, reserved]
+    default: [on-demand]
+  requirements:
+    description:
+      - Additional scheduling requirements of the node template, appended after the generated ones.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      key:
+        description: Label key.
+        type: str
+        required: true
+      operator:
+        description: Requirement operator.
+        type: str
+        required: true
+        choices: [In, NotIn, Exists, DoesNotExist, Gt, Lt, Gte, Lte]
+      values:
+        description: Values; V(Gt), V(Lt), V(Gte) and V(Lte) take exactly one non-negative integer.
+        type: list
+        elements: str
+      min_values:
+        description: Minimum number of distinct values Karpenter must keep flexible (alpha, 1..50).
+        type: int
+  mig_config:
+    description:
+      - Name of the MIG configuration (as in the mig-parted ConfigMap of the GPU Operator, for example
+        V(all-1g.10gb) or V(all-balanced)). Set as the template label C(nvidia.com/mig.config), which the MIG
+        manager applies when a node joins.
+      - Changing it changes the node template, so Karpenter replaces existing nodes through drift.
+    type: str
+  mig_layout:
+    description:
+      - An explicit MIG layout of every GPU for the capacity calculation, instead of looking O(mig_config) up in
+        the built-in mig-parted configurations. Either a mapping of profile name to count per GPU (C({1g.10gb: 2,
+        2g.20gb: 1, 3g.40gb: 1})) or a list of profile names of one GPU.
+      - Use it when O(mig_config) names a custom configuration of your mig-parted ConfigMap. O(mig_config) is still
+        the label value. The layout is checked against the GPU of each instance type (profiles, counts, placement).
+    type: raw
+  mig_strategy:
+    description:
+      - MIG strategy of the NVIDIA device plugin. V(mixed) advertises C(nvidia.com/mig-<profile>) resources,
+        V(single) advertises each slice as C(nvidia.com/gpu) and cannot express a layout with different profiles
+        (that is an error).
+    type: str
+    choices: [single, mixed]
+    default: mixed
+  taints:
+    description:
+      - Taints of the nodes. Defaults to C(nvidia.com/gpu:NoSchedule). Give V([]) for none.
+    type: list
+    elements: dict
+    suboptions:
+      key:
+        description: Taint key.
+        type: str
+        required: true
+      value:
+        description: Taint value.
+        type: str
+      effect:
+        description: Taint effect.
+        type: str
+        required: true
+        choices: [NoSchedule, PreferNoSchedule, NoExecute]
+  startup_taints:
+    description:
+      - Taints that another agent removes once the node is ready (Karpenter waits for their removal before it
+        considers the node initialized).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      key:
+        description: Taint key.
+        type: str
+        required: true
+      value:
+        description: Taint value.
+        type: str
+      effect:
+        description: Taint effect.
+        type: str
+        required: true
+        choices: [NoSchedule, PreferNoSchedule, NoExecute]
+  labels:
+    description:
+      - Additional node labels of the template. Labels of the C(karpenter.sh) and C(karpenter.k8s.aws) domains
+        are restricted as by the CRD.
+    type: dict
+    default: {}
+  limits:
+    description:
+      - Resource limits of the pool, for example C({nvidia.com/gpu: 16, cpu: 1000}).
+    type: dict
+  disruption:
+    description:
+      - Disruption settings of the pool.
+    type: dict
+    suboptions:
+      consolidation_policy:
+        description: Which nodes consolidation may remove.
+        type: str
+        choices: [WhenEmpty, WhenEmptyOrUnderutilized, Balanced]
+      consolidate_after:
+        description: How long a node must be consolidatable before it is removed (V(30s), V(5m), V(Never)).
+        type: str
+        default: 0s
+      budgets:
+        description: Disruption budgets.
+        type: list
+        elements: dict
+        suboptions:
+          nodes:
+            description: Node count or percentage (V(1), V(10%)).
+            type: str
+            required: true
+          schedule:
+            description: Cron schedule when the budget starts; needs O(disruption.budgets[].duration).
+            type: str
+          duration:
+            description: How long the budget is active after each schedule hit (V(8h), V(1h30m)).
+            type: str
+          reasons:
+            description: Disruption reasons the budget applies to (all when unset).
+            type: list
+            elements: str
+            choices: [Underutilized, Empty, Drifted]
+  expire_after:
+    description:
+      - Lifetime of a node before Karpenter replaces it (V(720h), V(Never)).
+    type: str
+  termination_grace_period:
+    description:
+      - Longest time Karpenter waits for pods to leave a node being disrupted (V(24h)).
+    type: str
+  weight:
+    description:
+      - Priority of the pool among pools that fit a pod (1..100).
+    type: int
+  cluster_name:
+    description:
+      - EKS cluster name. Used for the default subnet and security group selectors of a managed EC2NodeClass
+        (tag C(karpenter.sh/discovery=<cluster_name>)).
+    type: str
+  node_class:
+    description:
+      - The EC2NodeClass of the pool. A string references an existing EC2NodeClass by name.
+      - A dictionary manages the EC2NodeClass with these keys (selector terms, block device mappings and
+        metadata options use the CRD's camelCase field names inside).
+      - C(name) (required), C(role) or C(instance_profile) (exactly one).
+      - C(ami_alias) (default C(al2023@v20261101), a pinned release; C(@latest) makes every new AMI replace all
+        nodes) or C(ami_selector_terms) (list) with C(ami_family).
+      - C(subnet_selector_terms) and C(security_group_selector_terms) (lists; default to the discovery tag of
+        O(cluster_name)).
+      - C(block_device_mappings) (list), C(tags) (dict), C(user_data) (str), C(metadata_options) (dict).
+      - Required with O(state=present).
+    type: raw
+  delete_node_class:
+    description:
+      - With O(state=absent), also delete the EC2NodeClass named by O(node_class), if this module created it
+        (it carries the label C(app.kubernetes.io/managed-by=gpu-slicing-eks)).
+    type: bool
+    default: false
+  node_overlay:
+    description:
+      - Manage one NodeOverlay per instance type of the pool, named C(<name>-<instance type with dots as dashes>),
+        whose C(capacity) holds the MIG resources of O(mig_config) (or O(mig_layout)) under O(mig_strategy).
+        NodeOverlays of this pool that no longer match an instance type are deleted.
+      - Needs the Karpenter feature gate C(NodeOverlay=true) (alpha since Karpenter 1.7); the module warns.
+      - With O(gpu_names) the instance types come from the GPU catalog.
+    type: bool
+    default: false
+  node_overlay_weight:
+    description:
+      - Weight of the NodeOverlays (1..10000), when other overlays match the same instance types.
+    type: int
+  spec:
+    description:
+      - Raw NodePool C(spec) fields, deep-merged last (dictionaries merge, lists replace). The result is validated
+        like everything else.
+    type: dict
+  wait:
+    description:
+      - Wait until the NodePool reports the condition C(Ready=True).
+    type: bool
+    default: false
+  wait_timeout:
+    description:
+      - Seconds to wait with O(wait=true).
+    type: int
+    default: 300
+notes:
+  - NodeOverlay is an alpha API; capacity overlays only change Karpenter's scheduling simulation, never the node.
+  - Changing the template (labels such as O(mig_config), requirements, taints, node class) makes Karpenter
+    replace existing nodes through drift; O(weight), O(limits) and O(disruption) do not.
+seealso:
+  - name: Karpenter NodePools
+    description: The NodePool API.
+    link: https://karpenter.sh/docs/concepts/nodepools/
+  - name: Karpenter NodeOverlays
+    description: The NodeOverlay API.
+    link: https://karpenter.sh/docs/concepts/nodeoverlays/
+"""
+
+EXAMPLES = r"""
+- name: H100 pool sliced into 1g.10gb, with overlays so Karpenter scales for MIG slices
+  gpu_slicing.eks.karpenter_nodepool:
+    name: gpu-mig-1g
+    instance_types: [p5.48xlarge]
+    capacity_types: [on-demand, reserved]
+    mig_config: all-1g.10gb
+    mig_strategy: mixed
+    node_overlay: true
+    limits:
+      nvidia.com/gpu: 16
+    disruption:
+      consolidation_policy: WhenEmpty
+      consolidate_after: 10m
+      budgets:
+        - nodes: "0"
+          schedule: "0 9 * * mon-fri"
+          duration: 8h
+    node_class:
+      name: gpu-al2023
+      role: KarpenterNodeRole-my-cluster
+      block_device_mappings:
+        - deviceName: /dev/xvda
+          rootVolume: true
+          ebs: {volumeSize: 200Gi, volumeType: gp3, encrypted: true}
+    cluster_name: my-cluster
+
+- name: Any A100 or H100 instance, existing node class, check what would change
+  gpu_slicing.eks.karpenter_nodepool:
+    name: gpu-balanced
+    gpu_names: [a100, h100]
+    mig_config: all-balanced
+    node_class: default
+    kubeconfig: ~/.kube/config
+    context: my-cluster
+  check_mode: true
+  diff: true
+
+- name: Remove the pool, its overlays and its node class
+  gpu_slicing.eks.karpenter_nodepool:
+    name: gpu-mig-1g
+    state: absent
+    node_class: {name: gpu-al2023}
+    delete_node_class: true
+"""
+
+RETURN = r"""
+nodepool:
+  description: The NodePool as the API server returned it (empty after deletion).
+  returned: always
+  type: dict
+  sample: {apiVersion: karpenter.sh/v1, kind: NodePool, metadata: {name: gpu-mig-1g}, spec: {}}
+ec2nodeclass:
+  description: The EC2NodeClass as returned by the API server, when O(node_class) is a dictionary.
+  returned: when O(node_class) is a dictionary and O(state=present)
+  type: dict
+  sample: {apiVersion: karpenter.k8s.aws/v1, kind: EC2NodeClass, metadata: {name: gpu-al2023}, spec: {}}
+nodeoverlays:
+  description: The NodeOverlays as returned by the API server.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{apiVersion: karpenter.sh/v1alpha1, kind: NodeOverlay, metadata: {name: gpu-mig-1g-p5-48xlarge}}]
+deleted:
+  description: Objects deleted (or, in check mode, that would be deleted), as C(Kind/name).
+  returned: always
+  type: list
+  elements: str
+  sample: [NodeOverlay/gpu-mig-1g-p5-4xlarge]
+mig_capacity:
+  description: Extended resources per instance type computed from O(mig_config) or O(mig_layout) and O(mig_strategy).
+  returned: when O(mig_config) or O(mig_layout) is set and O(state=present)
+  type: dict
+  sample: {p5.48xlarge: {nvidia.com/mig-1g.10gb: 56, nvidia.com/gpu: 0}}
+instance_types:
+  description: The instance types the pool resolves to (from O(instance_types) or through the catalog from O(gpu_names)).
+  returned: when O(state=present)
+  type: list
+  elements: str
+  sample: [p5.4xlarge, p5.48xlarge]
+"""
+
+import copy
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+from ansible_collections.gpu_slicing.eks.plugins.module_utils import _k8s as k8s
+from ansible_collections.gpu_slicing.eks.plugins.module_utils import _karpenter as karpenter
+from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import capacity
+from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import catalog
+
+TAINT_SPEC = dict(
+    key=dict(type="str", required=True, no_log=False),
+    value=dict(type="str"),
+    effect=dict(type="str", required=True, choices=list(karpenter.TAINT_EFFECTS)),
+)
+
+# The dictionary form of node_class (type raw, so it is checked here).
+NODE_CLASS_SPEC = dict(
+    name=dict(type="str", required=True),
+    role=dict(type="str"),
+    instance_profile=dict(type="str"),
+    ami_alias=dict(type="str"),
+    ami_family=dict(type="str", choices=list(karpenter.AMI_FAMILIES)),
+    ami_selector_terms=dict(type="list", elements="dict"),
+    subnet_selector_terms=dict(type="list", elements="dict"),
+    security_group_selector_terms=dict(type="list", elements="dict"),
+    block_device_mappings=dict(type="list", elements="dict"),
+    tags=dict(type="dict"),
+    user_data=dict(type="str"),
+    metadata_options=dict(type="dict"),
+)
+
+
+def argument_spec():
+    spec = dict(
+        name=dict(type="str", required=True),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        instance_types=dict(type="list", elements="str"),
+        gpu_names=dict(type="list", elements="str", choices=list(karpenter.GPU_NAMES)),
+        capacity_types=dict(type="list", elements="str", choices=list(karpenter.CAPACITY_TYPES), default=["on-demand"]),
+        requirements=dict(type="list", elements="dict", default=[], options=dict(
+            key=dict(type="str", required=True, no_log=False),
+            operator=dict(type="str", required=True, choices=list(karpenter.OPERATORS)),
+            values=dict(type="list", elements="str"),
+            min_values=dict(type="int"),
+        )),
+        mig_config=dict(type="str"),
+        mig_layout=dict(type="raw"),
+        mig_strategy=dict(type="str", choices=["single", "mixed"], default="mixed"),
+        taints=dict(type="list", elements="dict", options=TAINT_SPEC),
+        startup_taints=dict(type="list", elements="dict", options=TAINT_SPEC, default=[]),
+        labels=dict(type="dict", default={}),
+        limits=dict(type="dict"),
+        disruption=dict(type="dict", options=dict(
+            consolidation_policy=dict(type="str", choices=list(karpenter.CONSOLIDATION_POLICIES)),
+            consolidate_after=dict(type="str", default="0s"),
+            budgets=dict(type="list", elements="dict", options=dict(
+                nodes=dict(type="str", required=True),
+                schedule=dict(type="str"),
+                duration=dict(type="str"),
+                reasons=dict(type="list", elements="str", choices=list(karpenter.BUDGET_REASONS)),
+            )),
+        )),
+        expire_after=dict(type="str"),
+        termination_grace_period=dict(type="str"),
+        weight=dict(type="int"),
+        cluster_name=dict(type="str"),
+        node_class=dict(type="raw"),
+        delete_node_class=dict(type="bool", default=False),
+        node_overlay=dict(type="bool", default=False),
+        node_overlay_weight=dict(type="int"),
+        spec=dict(type="dict"),
+        wait=dict(type="bool", default=False),
+        wait_timeout=dict(type="int", default=300),
+    )
+    spec.update(copy.deepcopy(k8s.AUTH_ARG_SPEC))
+    return spec
+
+
+class ParameterError(ValueError):
+    """Options that cannot work together, found before any API call."""
+
+
+def normalize_node_class(value):
+    """Return (name, dict-or-None) for the node_class option."""
+    if isinstance(value, str) and value:
+        return value, None
+    if isinstance(value, dict):
+        result = ArgumentSpecValidator(NODE_CLASS_SPEC).validate(value)
+        if result.error_messages:
+            raise ParameterError("node_class: %s" % "; ".join(result.error_messages))
+        return result.validated_parameters["name"], result.validated_parameters
+    raise ParameterError("node_class must be the name of an EC2NodeClass or a dictionary describing one, got %r" % (value,))
+
+
+def compute_capacity(params, instance_types):
+    """Extended resources per instance type for the MIG config/layout, or {} when none is set."""
+    if not params.get("mig_config") and params.get("mig_layout") is None:
+        if params.get("node_overlay"):
+            raise ParameterError("node_overlay needs mig_config or mig_layout: the overlay capacity comes from the MIG layout")
+        return {}
+    if not instance_types:
+        raise ParameterError("cannot compute MIG capacity without instance types")
+    result = {}
+    errors = []
+    for instance_type in instance_types:
+        try:
+            result[instance_type] = capacity.mig_resources(
+                instance_type, config=None if params.get("mig_layout") is not None else params.get("mig_config"),
+                layout=params.get("mig_layout"), strategy=params["mig_strategy"], config_label=params.get("mig_config"))
+        except (ValueError, catalog.CatalogError) as exc:
+            errors.append("%s: %s" % (instance_type, exc))
+    if errors:
+        raise ParameterError("MIG capacity: " + "; ".join(errors))
+    return result
+
+
+def desired_objects(params):
+    """Build and validate every object; raise before any API call if anything is wrong."""
+    node_class_name, node_class = normalize_node_class(params.get("node_class"))
+    instance_types = karpenter.resolve_instance_types(params.get("instance_types"), params.get("gpu_names"))
+    mig_capacity = compute_capacity(params, instance_types)
+
+    violations = []
+    objects = {"nodepool": karpenter.build_nodepool(params, node_class_name), "ec2nodeclass": None, "nodeoverlays": []}
+    if node_class is not None:
+        try:
+            objects["ec2nodeclass"] = karpenter.build_ec2nodeclass(node_class, params.get("cluster_name"))
+        except karpenter.KarpenterValidationError as exc:
+            violations.extend(exc.violations)
+    if params.get("node_overlay"):
+        objects["nodeoverlays"] = [karpenter.build_nodeoverlay(params["name"], t, mig_capacity[t], params.get("node_overlay_weight"))
+                                   for t in instance_types]
+    checks = [(karpenter.validate_nodepool, objects["nodepool"], "NodePool")]
+    if objects["ec2nodeclass"]:
+        checks.append((karpenter.validate_ec2nodeclass, objects["ec2nodeclass"], "EC2NodeClass"))
+    checks.extend((karpenter.validate_nodeoverlay, o, "NodeOverlay %s" % o["metadata"]["name"]) for o in objects["nodeoverlays"])
+    for check, obj, label in checks:
+        try:
+            check(obj)
+        except karpenter.KarpenterValidationError as exc:
+            violations.extend(("%s %s" % (label, path), msg) for path, msg in exc.violations)
+    if violations:
+        raise karpenter.KarpenterValidationError(violations)
+    return objects, instance_types, mig_capacity
+
+
+def _diff_view(obj):
+    if not obj:
+        return {}
+    stripped = k8s.strip_server_fields(obj)
+    metadata = stripped.get("metadata") or {}
+    view = {"metadata": dict((k, metadata[k]) for k in ("labels", "annotations") if k in metadata)}
+    view["spec"] = stripped.get("spec")
+    return view
+
+
+class Runner(object):
+    def __init__(self, module, client):
+        self.module = module
+        self.client = client
+        self.params = module.params
+        self.changed = False
+        self.diffs = []
+        self.deleted = []
+
+    def _record(self, kind, name, before, after):
+        changed = k8s.strip_server_fields(before) != k8s.strip_server_fields(after)
+        if changed:
+            self.changed = True
+            self.diffs.append({"before_header": "%s/%s" % (kind.kind, name), "after_header": "%s/%s" % (kind.kind, name),
+                               "before": _diff_view(before), "after": _diff_view(after)})
+        return changed
+
+    def apply(self, kind, obj):
+        name = obj["metadata"]["name"]
+        live = self.client.get(kind, name)
+        after = self.client.apply(kind, obj)
+        self._record(kind, name, live, after)
+        return after
+
+    def delete(self, kind, name, live=None):
+        live = live if live is not None else self.client.get(kind, name)
+        if live is None:
+            return False
+        if self.client.delete(kind, name):
+            self._record(kind, name, live, None)
+            self.deleted.append("%s/%s" % (kind.kind, name))
+            return True
+        return False
+
+    def present(self):
+        objects, instance_types, mig_capacity = desired_objects(self.params)
+        nodepool = objects["nodepool"]
+        live_pool = self.client.get(k8s.NODEPOOL, self.params["name"])
+        # Checks that need the live object (CEL transition rules), still before the first write.
+        karpenter.validate_nodepool(nodepool, live=live_pool)
+        if self.params.get("node_overlay"):
+            self.module.warn("NodeOverlay is alpha: Karpenter must run with the feature gate NodeOverlay=true "
+                             "(settings.featureGates.nodeOverlay), otherwise the MIG capacity is ignored.")
+        live_labels = (((live_pool or {}).get("spec") or {}).get("template") or {}).get("metadata", {}).get("labels") or {}
+        if live_pool and live_labels.get(karpenter.MIG_CONFIG_LABEL) != self.params.get("mig_config"):
+            self.module.warn("mig_config changes from %r to %r: the node template changes, so Karpenter replaces the "
+                             "existing nodes of NodePool %s through drift." % (live_labels.get(karpenter.MIG_CONFIG_LABEL),
+                                                                               self.params.get("mig_config"), self.params["name"]))
+
+        result = {"instance_types": instance_types, "mig_capacity": mig_capacity}
+        if objects["ec2nodeclass"]:
+            result["ec2nodeclass"] = self.apply(k8s.EC2NODECLASS, objects["ec2nodeclass"])
+        after_pool = self.client.apply(k8s.NODEPOOL, nodepool)
+        self._record(k8s.NODEPOOL, self.params["name"], live_pool, after_pool)
+        result["nodepool"] = after_pool
+        result["nodeoverlays"] = [self.apply(k8s.NODEOVERLAY, overlay) for overlay in objects["nodeoverlays"]]
+
+        wanted = set(o["metadata"]["name"] for o in objects["nodeoverlays"])
+        for stale in self._own_overlays():
+            if stale["metadata"]["name"] not in wanted:
+                self.delete(k8s.NODEOVERLAY, stale["metadata"]["name"], live=stale)
+
+        if self.params["wait"] and not self.module.check_mode:
+            result["nodepool"] = self.client.wait_for_condition(k8s.NODEPOOL, self.params["name"], "Ready",
+                                                                timeout=self.params["wait_timeout"])
+        return result
+
+    def _own_overlays(self):
+        selector = "%s=%s" % (karpenter.OVERLAY_OWNER_LABEL, self.params["name"])
+        return self.client.list(k8s.NODEOVERLAY, label_selector=selector)
+
+    def absent(self):
+        self.delete(k8s.NODEPOOL, self.params["name"])
+        for overlay in self._own_overlays():
+            self.delete(k8s.NODEOVERLAY, overlay["metadata"]["name"], live=overlay)
+        if self.params["delete_node_class"]:
+            name, dummy = normalize_node_class(self.params.get("node_class"))
+            live = self.client.get(k8s.EC2NODECLASS, name)
+            owner = ((live or {}).get("metadata", {}).get("labels") or {}).get(karpenter.MANAGED_BY_LABEL)
+            if live and owner != karpenter.MANAGED_BY_VALUE:
+                self.module.warn("EC2NodeClass %s is not managed by this module (label %s=%s missing); not deleted."
+                                 % (name, karpenter.MANAGED_BY_LABEL, karpenter.MANAGED_BY_VALUE))
+            elif live:
+                self.delete(k8s.EC2NODECLASS, name, live=live)
+        return {"nodepool": {}, "nodeoverlays": []}
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=argument_spec(),
+        supports_check_mode=True,
+        mutually_exclusive=[("instance_types", "gpu_names")],
+        required_if=[("state", "present", ("instance_types", "gpu_names"), True),
+                     ("state", "present", ("node_class",)),
+                     ("delete_node_class", True, ("node_class",))],
+    )
+    if not k8s.HAS_K8S:
+        module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(k8s.K8S_IMPORT_ERROR))
+
+    try:
+        if module.params["state"] == "present":
+            desired_objects(module.params)  # every local check before the client is even built
+        client = k8s.K8sClient(configuration=k8s.build_configuration(module.params), dry_run=module.check_mode)
+        runner = Runner(module, client)
+        if module.params["state"] == "present":
+            result = runner.present()
+        else:
+            result = runner.absent()
+    except (ParameterError, karpenter.KarpenterValidationError) as exc:
+        module.fail_json(msg="invalid parameters, nothing was changed: %s" % exc)
+    except k8s.K8sError as exc:
+        module.fail_json(msg=str(exc), status=exc.status, exception=traceback.format_exc())
+
+    result["changed"] = runner.changed
+    result["deleted"] = runner.deleted
+    result.setdefault("nodeoverlays", [])
+    if module._diff:
+        result["diff"] = runner.diffs
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
