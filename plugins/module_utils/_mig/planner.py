@@ -1,0 +1,225 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, gpu_slicing.eks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Per-GPU MIG planner: desired state + current state -> minimal ordered actions (pure).
+
+Unlike mig-parted (compare counts, wipe and rebuild), the plan KEEPS existing instances that the
+desired layout still wants, where they are, if a placement for the rest exists; among all such
+targets it keeps the most instances (destroys the fewest), preferring to keep busy ones. New
+instances get explicit placements from the exact solver in ``placement``.
+
+Action tuples (the module maps them to argv with ``_nvidia_smi``), in execution order:
+  ("destroy_ci", [gi_id, ...])        ("destroy_gi", [gi_id, ...])
+  ("set_mode", True|False)            ("reset",)
+  ("create_gi", [(profile_name, profile_id, start, size), ...])   always with default CIs (-C)
+  ("create_ci", [gi_id, ...])         default CI for kept GIs that have none
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import collections
+import itertools
+
+from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import placement
+
+
+class PlanError(ValueError):
+    """The desired state cannot be reached on this GPU; nothing has been run."""
+
+
+Desired = collections.namedtuple("Desired", "mig_enabled layout")
+
+
+class GpuPlan(object):
+    def __init__(self, gpu, desired):
+        self.gpu = gpu
+        self.desired = desired
+        self.actions = []
+        self.kept = []          # GpuInstance objects left in place
+        self.destroy = []       # GpuInstance objects destroyed
+        self.create = []        # (name, profile_id, start, size)
+        self.reboot_required = False
+        self.mode_change = False
+        self.deferred = False   # creates postponed until the pending mode change takes effect
+        self.notes = []
+
+    @property
+    def changed(self):
+        return bool(self.actions)
+
+    def target(self):
+        """The (name, start) layout after the plan: kept + created."""
+        out = [(gi.profile_name, gi.start) for gi in self.kept] + [(c[0], c[2]) for c in self.create]
+        return sorted(out, key=lambda item: (item[1], item[0]))
+
+    def to_dict(self):
+        return {
+            "index": self.gpu.index,
+            "changed": self.changed,
+            "mode_change": self.mode_change,
+            "reboot_required": self.reboot_required,
+            "deferred_until_reboot": self.deferred,
+            "kept": [gi.to_dict() for gi in self.kept],
+            "destroy": [gi.to_dict() for gi in self.destroy],
+            "create": [{"profile": c[0], "profile_id": c[1], "placement": {"start": c[2], "size": c[3]}}
+                       for c in self.create],
+            "notes": list(self.notes),
+        }
+
+
+def _label(gpu):
+    return "GPU %s (%s)" % (gpu.index, gpu.name or gpu.uuid or "unknown")
+
+
+def _pids(procs):
+    return ", ".join(str(p.pid) for p in sorted(procs, key=lambda p: p.pid or 0))
+
+
+def is_converged(gpu, desired):
+    """True when ``gpu`` already matches ``desired`` by mode and profile-name multiset (no profiles needed)."""
+    if desired is None:
+        return True
+    want = "Enabled" if desired.mig_enabled else "Disabled"
+    if gpu.mig_current != want or (gpu.mig_pending not in (None, want)):
+        return False
+    if not desired.mig_enabled:
+        return True
+    have = collections.Counter(gi.profile_name for gi in gpu.instances)
+    if have != collections.Counter(dict((k, v) for k, v in desired.layout.items() if v)):
+        return False
+    return all(gi.compute_instances for gi in gpu.instances)
+
+
+def validate_layout(gpu, layout):
+    """Raise PlanError unless every name exists on ``gpu`` and the whole layout has a placement."""
+    known = [p.name for p in gpu.profiles]
+    unknown = [n for n in layout if n not in known]
+    if unknown:
+        raise PlanError("%s has no MIG profile %s; valid profiles: %s"
+                        % (_label(gpu), ", ".join(repr(n) for n in unknown), ", ".join(known) or "none reported"))
+    message = placement.explain_infeasible(layout, gpu.profiles, gpu.memory_slots)
+    if message:
+        raise PlanError("%s: %s" % (_label(gpu), message))
+
+
+def _choose_kept(gpu, layout, force):
+    """Largest subset of current instances to keep (busy ones first) + placements for the rest."""
+    current = sorted(gpu.instances, key=lambda gi: (gi.start, gi.gi_id or 0))
+    busy = set(id(gi) for gi in current if gpu.processes_on(gi.gi_id))
+    want = collections.Counter(layout)
+    best = None
+    for size in range(len(current), -1, -1):
+        for subset in itertools.combinations(current, size):
+            have = collections.Counter(gi.profile_name for gi in subset)
+            if any(have[n] > want.get(n, 0) for n in have):
+                continue
+            if not force and any(id(gi) not in set(id(s) for s in subset) for gi in current if id(gi) in busy):
+                continue
+            missing = want - have
+            fixed = [(gi.profile_name, gi.start) for gi in subset]
+            try:
+                found = placement.find_layout(missing, gpu.profiles, gpu.memory_slots, fixed)
+            except placement.PlacementError:
+                found = None
+            if found is None:
+                continue
+            score = sum(1 for gi in subset if id(gi) in busy)
+            if best is None or score > best[0]:
+                best = (score, list(subset), found)
+        if best is not None:
+            return best[1], best[2]
+    return None, None
+
+
+def plan_gpu(gpu, desired, force=False, allow_gpu_reset=False):
+    """Plan one GPU. ``desired``: Desired/DeviceSpec (mig_enabled, layout) or None (leave untouched).
+
+    ``gpu.profiles`` must be filled (``-lgip``/``-lgipp``) unless ``is_converged`` is true.
+    Raises PlanError naming the GPU, the profiles and the PIDs involved.
+    """
+    plan = GpuPlan(gpu, desired)
+    if desired is None or is_converged(gpu, desired):
+        plan.kept = list(gpu.instances)
+        return plan
+    if not gpu.mig_capable:
+        raise PlanError("%s is not MIG capable" % _label(gpu))
+    layout = collections.OrderedDict((k, v) for k, v in (desired.layout or {}).items() if v)
+    if desired.mig_enabled:
+        if not gpu.profiles:
+            raise PlanError("%s reported no MIG profiles (nvidia-smi mig -lgip); cannot plan %s"
+                            % (_label(gpu), ", ".join(layout) or "MIG mode"))
+        validate_layout(gpu, layout)
+    elif layout:
+        raise PlanError("%s: a layout was given but MIG is to be disabled" % _label(gpu))
+
+    want_mode = "Enabled" if desired.mig_enabled else "Disabled"
+    ampere = gpu.needs_reset_for_mode_change
+    current_ok = gpu.mig_current == want_mode
+    needs_mode_call = (not current_ok) or (gpu.mig_pending not in (None, want_mode))
+
+    if gpu.mig_enabled and not desired.mig_enabled:
+        kept, to_place = [], []
+    elif gpu.mig_enabled:
+        kept, to_place = _choose_kept(gpu, layout, force)
+        if kept is None:
+            busy = [gi for gi in gpu.instances if gpu.processes_on(gi.gi_id)]
+            detail = ", ".join("%s (GPU instance %s, PIDs %s)" % (gi.profile_name, gi.gi_id, _pids(gpu.processes_on(gi.gi_id)))
+                               for gi in busy)
+            raise PlanError("%s: the layout %s cannot be reached without destroying busy instances %s;"
+                            " stop those processes or set force=true"
+                            % (_label(gpu), placement.describe_request(layout), detail))
+    else:
+        kept, to_place = [], placement.find_layout(layout, gpu.profiles, gpu.memory_slots) or []
+
+    kept_ids = set(id(gi) for gi in kept)
+    plan.kept = kept
+    plan.destroy = [gi for gi in gpu.instances if id(gi) not in kept_ids]
+
+    # Busy checks: destroying an instance or switching the mode with processes running.
+    if not force:
+        for gi in plan.destroy:
+            procs = gpu.processes_on(gi.gi_id)
+            if procs:
+                raise PlanError("%s: %s (GPU instance %s) must be destroyed but is in use by PIDs %s;"
+                                " stop them or set force=true" % (_label(gpu), gi.profile_name, gi.gi_id, _pids(procs)))
+        if needs_mode_call and not current_ok and gpu.processes:
+            raise PlanError("%s: changing MIG mode to %s needs an idle GPU but PIDs %s are running;"
+                            " stop them or set force=true" % (_label(gpu), want_mode.lower(), _pids(gpu.processes)))
+
+    with_ci = [gi.gi_id for gi in plan.destroy if gi.compute_instances]
+    if with_ci:
+        plan.actions.append(("destroy_ci", with_ci))
+    if plan.destroy:
+        plan.actions.append(("destroy_gi", [gi.gi_id for gi in plan.destroy]))
+
+    effective_now = True
+    if needs_mode_call:
+        if gpu.mig_pending != want_mode:  # already pending (Ampere): only the reset/reboot is missing
+            plan.actions.append(("set_mode", desired.mig_enabled))
+        plan.mode_change = not current_ok
+        if not current_ok and ampere:
+            if allow_gpu_reset:
+                plan.actions.append(("reset",))
+            else:
+                plan.reboot_required = True
+                effective_now = False
+                plan.notes.append("%s keeps the MIG mode change pending until a GPU reset or reboot"
+                                  " (allow_gpu_reset=false)" % _label(gpu))
+
+    if desired.mig_enabled:
+        by_name = dict((p.name, p) for p in gpu.profiles)
+        create = [(name, by_name[name].id, start, by_name[name].size) for name, start in to_place]
+        if effective_now:
+            plan.create = create
+            if create:
+                plan.actions.append(("create_gi", create))
+            missing_ci = [gi.gi_id for gi in kept if not gi.compute_instances]
+            if missing_ci:
+                plan.actions.append(("create_ci", missing_ci))
+        else:
+            plan.deferred = True
+            plan.create = create
+            plan.notes.append("instances will be created after the reboot (persisted layout)")
+    return plan
