@@ -1,0 +1,188 @@
+# gpu_slicing.eks: developer and CI entry points.
+#
+#   make demo     create .venv + collections on first use, then run the demo
+#   make test     the whole suite, in order: sanity, units, integration, molecule, lint, changelog,
+#                 execution environment, docs; then the ansible-core 2.21 leg (skipped without Python 3.12+)
+#
+# Everything is pinned (requirements-dev.txt, requirements-next.txt, tests/*/constraints.txt) and works
+# offline except for PyPI. `make help` lists the other targets.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+BUILD := $(ROOT)/build
+CACHE := $(ROOT)/.cache
+
+# main leg: ansible-core 2.19 (last line for Python 3.11; also runs on 3.12/3.13)
+PYTHON ?= $(shell $(ROOT)/hacking/find_python.sh --lowest 3.11 3.13)
+VENV ?= $(ROOT)/.venv
+# second leg: ansible-core 2.21 needs Python 3.12+
+PYTHON_NEXT ?= $(shell $(ROOT)/hacking/find_python.sh 3.12 3.14)
+VENV_NEXT ?= $(ROOT)/.venv-next
+
+ANSIBLE_WHEEL_VERSION := 12.3.0
+DEPENDENCY_COLLECTIONS := kubernetes.core amazon.aws community.general
+# ansible_collections tree for ad-hoc runs, molecule, lint: gpu_slicing/eks is a symlink to this checkout
+COLLECTIONS := $(BUILD)/collections
+# ansible-test needs the collection at a real .../ansible_collections/gpu_slicing/eks path (it resolves symlinks)
+AT_ROOT := $(BUILD)/ansible-test
+AT_COLLECTION := $(AT_ROOT)/ansible_collections/gpu_slicing/eks
+
+VENV_STAMP := $(VENV)/.installed
+VENV_NEXT_STAMP := $(VENV_NEXT)/.installed
+COLLECTIONS_STAMP := $(COLLECTIONS)/.extracted-$(ANSIBLE_WHEEL_VERSION)
+
+PY_VERSION = $(shell $(VENV)/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+PY_VERSION_NEXT = $(shell $(VENV_NEXT)/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+# ansible-test --venv looks up pythonX.Y on PATH: put the chosen interpreters first
+TEST_PATH = $(dir $(PYTHON)):$(if $(PYTHON_NEXT),$(dir $(PYTHON_NEXT)):)$(PATH)
+COLOR := $(if $(CI),--color no,)
+PIP_INSTALL := pip install --disable-pip-version-check --quiet
+STAGE := TIMINGS_FILE=$(BUILD)/test-timings.txt $(ROOT)/hacking/stage.sh
+ARGS ?= tests/unit
+
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export ANSIBLE_NOCOLOR := $(if $(CI),1,)
+
+.PHONY: help demo test test-next venv venv-next collections ansible-test-tree ansible-test-bootstrap \
+        sanity units integration molecule lint changelog-lint ee docs pytest units-next integration-next clean
+
+help:
+	@echo "make demo          run the demo (creates .venv and build/collections on first use)"
+	@echo "make test          full suite: sanity units integration molecule lint changelog-lint ee docs test-next"
+	@echo "make sanity        ansible-test sanity --venv (zero ignore files)"
+	@echo "make units         ansible-test units --venv"
+	@echo "make integration   ansible-test integration --venv (local targets)"
+	@echo "make molecule      every scenario under molecule/"
+	@echo "make lint          ansible-lint, production profile, offline"
+	@echo "make changelog-lint  antsibull-changelog lint"
+	@echo "make ee            ansible-builder create for execution-environment.yml (no container engine needed)"
+	@echo "make docs          ansible-doc renders every plugin and role of the collection"
+	@echo "make test-next     units + integration on ansible-core 2.21 / Python 3.12+ (.venv-next)"
+	@echo "make pytest ARGS=tests/unit/...   plain pytest in .venv, fast local runs"
+	@echo "make collections   dependency collections from the ansible $(ANSIBLE_WHEEL_VERSION) wheel into build/collections"
+	@echo "make clean         remove build/, .cache/ and ansible-test output (keeps venvs)"
+
+# ---------------------------------------------------------------------------------------------- setup
+
+venv: $(VENV_STAMP)
+
+$(VENV_STAMP): requirements-dev.txt
+	@test -n "$(PYTHON)" || { echo "error: no Python 3.11-3.13 found (PATH or ~/.pyenv/versions)" >&2; exit 1; }
+	@test -x $(VENV)/bin/python || { echo "creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
+	$(VENV)/bin/$(PIP_INSTALL) -r requirements-dev.txt
+	$(VENV)/bin/pip check
+	@touch $@
+
+venv-next: $(VENV_NEXT_STAMP)
+
+$(VENV_NEXT_STAMP): requirements-next.txt
+	@test -n "$(PYTHON_NEXT)" || { echo "error: no Python 3.12-3.14 found" >&2; exit 1; }
+	@test -x $(VENV_NEXT)/bin/python || { echo "creating $(VENV_NEXT) with $(PYTHON_NEXT)"; $(PYTHON_NEXT) -m venv $(VENV_NEXT); }
+	$(VENV_NEXT)/bin/$(PIP_INSTALL) -r requirements-next.txt
+	@touch $@
+
+collections: $(COLLECTIONS_STAMP)
+
+$(COLLECTIONS_STAMP): | $(VENV_STAMP)
+	mkdir -p $(CACHE)/wheels $(COLLECTIONS)/ansible_collections/gpu_slicing
+	@test -f $(CACHE)/wheels/ansible-$(ANSIBLE_WHEEL_VERSION)-py3-none-any.whl || \
+	  $(VENV)/bin/pip download --disable-pip-version-check --quiet --no-deps --only-binary=:all: \
+	    -d $(CACHE)/wheels ansible==$(ANSIBLE_WHEEL_VERSION)
+	$(VENV)/bin/python hacking/extract_collections.py $(CACHE)/wheels/ansible-$(ANSIBLE_WHEEL_VERSION)-py3-none-any.whl \
+	  $(COLLECTIONS) $(DEPENDENCY_COLLECTIONS)
+	ln -sfn $(ROOT) $(COLLECTIONS)/ansible_collections/gpu_slicing/eks
+	@rm -f $(COLLECTIONS)/.extracted-*
+	@touch $@
+
+ansible-test-bootstrap: $(VENV_STAMP)
+	@$(VENV)/bin/python hacking/ansible_test_bootstrap.py
+	@if [ -x $(VENV_NEXT)/bin/python ]; then $(VENV_NEXT)/bin/python hacking/ansible_test_bootstrap.py; fi
+
+ansible-test-tree: $(COLLECTIONS_STAMP) ansible-test-bootstrap
+	@$(VENV)/bin/python hacking/sync_tree.py $(ROOT) $(AT_ROOT) --collections $(COLLECTIONS)
+
+# ---------------------------------------------------------------------------------------------- entry points
+
+demo: $(VENV_STAMP) $(COLLECTIONS_STAMP)
+	PYTHONPATH=$(COLLECTIONS) $(VENV)/bin/python demo/run_demo.py
+
+test: $(VENV_STAMP) $(COLLECTIONS_STAMP)
+	@rm -f $(BUILD)/test-timings.txt
+	@$(STAGE) sanity $(MAKE) sanity
+	@$(STAGE) units $(MAKE) units
+	@$(STAGE) integration $(MAKE) integration
+	@$(STAGE) molecule $(MAKE) molecule
+	@$(STAGE) lint $(MAKE) lint
+	@$(STAGE) changelog $(MAKE) changelog-lint
+	@$(STAGE) ee $(MAKE) ee
+	@$(STAGE) docs $(MAKE) docs
+	@$(STAGE) test-next $(MAKE) test-next
+	@echo; echo "make test: all stages passed"; cat $(BUILD)/test-timings.txt
+
+# ---------------------------------------------------------------------------------------------- stages
+
+sanity: ansible-test-tree
+	cd $(AT_COLLECTION) && PATH=$(TEST_PATH) $(VENV)/bin/ansible-test sanity --venv --python $(PY_VERSION) $(COLOR)
+	@# modules and module_utils promise Python >= 3.9 (tests/config.yml): compile them there too when we can
+	@for version in 3.9 3.10; do \
+	  if interpreter=$$($(ROOT)/hacking/find_python.sh $$version $$version); then \
+	    echo "compile + import on Python $$version ($$interpreter)"; \
+	    (cd $(AT_COLLECTION) && PATH=$$(dirname $$interpreter):$(TEST_PATH) $(VENV)/bin/ansible-test sanity --venv \
+	      --python $$version --test compile $(COLOR)); \
+	  else echo "SKIP compile on Python $$version: no python$$version on PATH or under pyenv"; fi; \
+	done
+
+units: ansible-test-tree
+	cd $(AT_COLLECTION) && PATH=$(TEST_PATH) $(VENV)/bin/ansible-test units --venv --python $(PY_VERSION) $(COLOR)
+
+integration: ansible-test-tree
+	@if [ -z "$$(find $(ROOT)/tests/integration/targets -mindepth 1 -maxdepth 1 -type d 2>/dev/null)" ]; then \
+	  echo "no integration targets yet"; exit 0; fi; \
+	cd $(AT_COLLECTION) && PATH=$(TEST_PATH) $(VENV)/bin/ansible-test integration --venv --python $(PY_VERSION) $(COLOR)
+
+molecule: $(VENV_STAMP) $(COLLECTIONS_STAMP)
+	@for scenario_file in $(ROOT)/molecule/*/molecule.yml; do \
+	  [ -e "$$scenario_file" ] || { echo "no molecule scenarios"; exit 0; }; \
+	  scenario=$$(basename $$(dirname $$scenario_file)); \
+	  echo "--- molecule test -s $$scenario"; \
+	  (cd $(ROOT) && PATH=$(VENV)/bin:$(PATH) $(VENV)/bin/molecule test -s $$scenario) || exit 1; \
+	done
+
+lint: $(VENV_STAMP) $(COLLECTIONS_STAMP)
+	cd $(ROOT) && PATH=$(VENV)/bin:$(PATH) $(VENV)/bin/ansible-lint --offline --profile production
+
+changelog-lint: $(VENV_STAMP)
+	cd $(ROOT) && $(VENV)/bin/antsibull-changelog lint
+
+ee: $(VENV_STAMP)
+	rm -rf $(BUILD)/ee-context
+	cd $(ROOT) && $(VENV)/bin/ansible-builder create --file execution-environment.yml --context $(BUILD)/ee-context
+	$(VENV)/bin/python hacking/check_ee_context.py $(BUILD)/ee-context
+
+docs: $(VENV_STAMP) $(COLLECTIONS_STAMP)
+	$(VENV)/bin/python hacking/docs_smoke.py --ansible-doc $(VENV)/bin/ansible-doc gpu_slicing.eks
+
+test-next:
+	@if [ -z "$(PYTHON_NEXT)" ]; then \
+	  echo "SKIP test-next: ansible-core 2.21 needs Python 3.12+, none found (python3.12/3.13/3.14 on PATH or ~/.pyenv/versions)"; \
+	  exit 0; fi; \
+	$(MAKE) units-next integration-next
+
+units-next: $(VENV_NEXT_STAMP) ansible-test-tree
+	cd $(AT_COLLECTION) && PATH=$(TEST_PATH) $(VENV_NEXT)/bin/ansible-test units --venv --python $(PY_VERSION_NEXT) $(COLOR)
+
+integration-next: $(VENV_NEXT_STAMP) ansible-test-tree
+	@if [ -z "$$(find $(ROOT)/tests/integration/targets -mindepth 1 -maxdepth 1 -type d 2>/dev/null)" ]; then \
+	  echo "no integration targets yet"; exit 0; fi; \
+	cd $(AT_COLLECTION) && PATH=$(TEST_PATH) $(VENV_NEXT)/bin/ansible-test integration --venv --python $(PY_VERSION_NEXT) $(COLOR)
+
+pytest: $(VENV_STAMP) $(COLLECTIONS_STAMP)
+	cd $(ROOT) && PATH=$(VENV)/bin:$(PATH) PYTHONPATH=$(COLLECTIONS) $(VENV)/bin/python -m pytest -p no:cacheprovider \
+	  --import-mode=importlib -o asyncio_default_fixture_loop_scope=function $(ARGS)
+
+clean:
+	rm -rf $(BUILD) $(CACHE) $(ROOT)/tests/output
