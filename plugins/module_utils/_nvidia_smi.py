@@ -460,9 +460,13 @@ def parse_pending_mode(text):
 
 # --------------------------------------------------------------------------------- state assembly
 
-def assemble_state(gpus, lgi_text=None, list_text=None):
-    """Attach ``-lgi`` instances, ``-q -x`` CIs and ``-L`` MIG UUIDs to the Gpus from ``parse_query_xml``."""
-    instances = parse_lgi(lgi_text) if lgi_text else {}
+def assemble_state(gpus, lgi_text=None, list_text=None, instances=None):
+    """Attach ``-lgi`` instances, ``-q -x`` CIs and ``-L`` MIG UUIDs to the Gpus from ``parse_query_xml``.
+
+    ``instances`` ({gpu_index: [GpuInstance]}) replaces ``-lgi`` when the caller already knows them.
+    """
+    if instances is None:
+        instances = parse_lgi(lgi_text) if lgi_text else {}
     listing = {g["index"]: g for g in parse_list(list_text)} if list_text else {}
     for gpu in gpus:
         gpu.instances = instances.get(gpu.index, []) if gpu.mig_enabled else []

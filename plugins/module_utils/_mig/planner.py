@@ -210,7 +210,9 @@ def plan_gpu(gpu, desired, force=False, allow_gpu_reset=False):
 
     if desired.mig_enabled:
         by_name = dict((p.name, p) for p in gpu.profiles)
-        create = [(name, by_name[name].id, start, by_name[name].size) for name, start in to_place]
+        # Largest first, as NVIDIA recommends, although explicit placements make the order irrelevant.
+        create = sorted(((name, by_name[name].id, start, by_name[name].size) for name, start in to_place),
+                        key=lambda c: (-c[3], c[2]))
         if effective_now:
             plan.create = create
             if create:

@@ -1,0 +1,676 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, gpu_slicing.eks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: nvidia_mig
+short_description: Partition NVIDIA GPUs with Multi-Instance GPU (MIG), idempotently and placement-aware
+version_added: 0.1.0
+description:
+  - Sets the MIG mode and the set of MIG GPU instances of NVIDIA GPUs on the managed node with C(nvidia-smi) only.
+  - The desired layout is a list or mapping of profile names (O(layout)) or a mig-parted v1 config (O(config), one of
+    the 81 built-in labels of the GPU Operator's C(default-mig-parted-config) or a label of O(config_file)).
+  - Profile names are resolved to profile ids on each GPU (C(nvidia-smi mig -lgip)); placements are found by an exact
+    search over C(nvidia-smi mig -lgipp) and instances are created with explicit C(profile_id:start) tuples.
+  - Unlike C(nvidia-mig-parted), instances that the desired layout still contains are kept in place; only what must go
+    is destroyed and only what is missing is created. Instances with running processes are never destroyed unless
+    O(force=true).
+  - Converged runs use at most 3 C(nvidia-smi) invocations per host (C(-q -x), C(mig -lgi), C(-L)).
+  - Each GPU is changed atomically. If creating instances fails, the instances this run created are destroyed, the
+    previous layout is restored when possible, and the module fails with the state of every GPU.
+author:
+  - gpu_slicing.eks maintainers (@gpu-slicing)
+attributes:
+  check_mode:
+    support: full
+    details: Runs only read-only C(nvidia-smi) commands and returns the commands it would run.
+  diff_mode:
+    support: full
+    details: Before/after per GPU, with a diagram of the memory slots.
+options:
+  gpus:
+    description:
+      - GPUs to manage, each given as its index, UUID or PCI bus id.
+      - Default is every MIG-capable GPU. GPUs that are not MIG capable are skipped and listed in RV(skipped_gpus).
+    type: list
+    elements: str
+  mig_mode:
+    description:
+      - V(enabled) or V(disabled). Defaults to V(enabled) when O(layout) is given.
+      - V(enabled) without O(layout) or O(config) only ensures the mode and leaves existing instances alone.
+      - V(disabled) destroys all instances of the GPU first (refused if any has processes, unless O(force=true)).
+    type: str
+    choices: [enabled, disabled]
+  layout:
+    description:
+      - Desired GPU instances on every selected GPU, as a list of profile names (V([3g.40gb, 2g.20gb, 1g.10gb])) or a
+        mapping profile name to count (V({1g.10gb: 2, 3g.40gb: 1})). Names may carry the C(MIG ) prefix.
+      - An empty list or mapping means MIG enabled with no instances.
+      - Mutually exclusive with O(config).
+    type: raw
+  config:
+    description:
+      - A mig-parted v1 config label. Without O(config_file) one of the built-in labels such as V(all-1g.10gb),
+        V(all-balanced), V(all-disabled).
+      - Entries select GPUs by C(devices) and C(device-filter); GPUs matched by no entry are left untouched.
+    type: str
+  config_file:
+    description:
+      - Path on the managed node of a mig-parted v1 config file (YAML; read with PyYAML when present, else with a
+        built-in reader for the block-YAML subset mig-parted files use, or as JSON).
+      - Requires O(config).
+    type: path
+  force:
+    description:
+      - Destroy instances and change the MIG mode even when processes are running on them. The processes lose
+        their GPU.
+    type: bool
+    default: false
+  allow_gpu_reset:
+    description:
+      - Ampere GPUs (A100, A30) keep a MIG mode change pending until a GPU reset. With V(true) the module runs
+        C(nvidia-smi -r -i <gpus>) so that it takes effect at once; with V(false) it returns RV(reboot_required=true)
+        and creates the instances after the reboot (from the persisted file).
+      - Hopper and later GPUs switch immediately and never need this.
+    type: bool
+    default: false
+  nvidia_smi_path:
+    description: Name or path of the C(nvidia-smi) executable.
+    type: str
+    default: nvidia-smi
+  persist:
+    description:
+      - Write the desired state of the managed GPUs to O(persist_path) so that a boot-time service re-applies it
+        (MIG instances vanish on every reboot, and on Hopper and later so does the MIG mode).
+    type: bool
+    default: true
+  persist_path:
+    description:
+      - File written when O(persist=true); a mig-parted v1 config with the single label C(gpu-slicing) and one entry
+        per managed GPU (C(device-filter), C(devices), C(mig-enabled), C(mig-devices)).
+      - Readable by C(nvidia-mig-parted apply -f FILE -c gpu-slicing) and by this module with O(config=gpu-slicing)
+        and O(config_file=FILE).
+    type: path
+    default: /etc/gpu-slicing/mig-layout.yaml
+requirements:
+  - nvidia-smi (NVIDIA driver R525 or later; profile listing with MIG disabled needs R580 or later)
+notes:
+  - Profiles and counts are validated against the GPU before the first change; an infeasible layout fails with a
+    message that names the conflicting profiles.
+  - A run that changes GPUs re-reads the state afterwards (C(-q -x), C(-L)), which also creates the
+    C(/dev/nvidia-caps) device nodes. Restart the device plugin afterwards, it only enumerates MIG devices at start.
+seealso:
+  - module: gpu_slicing.eks.nvidia_mig_info
+  - name: NVIDIA MIG user guide
+    description: Profiles, placements and mode changes.
+    link: https://docs.nvidia.com/datacenter/tesla/mig-user-guide/
+"""
+
+EXAMPLES = r"""
+- name: Three slices on every H100, kept in place on later runs
+  gpu_slicing.eks.nvidia_mig:
+    layout:
+      3g.40gb: 1
+      2g.20gb: 1
+      1g.10gb: 2
+
+- name: The GPU Operator's balanced layout on GPUs 0 and 1 only
+  gpu_slicing.eks.nvidia_mig:
+    config: all-balanced
+    gpus: ["0", "1"]
+
+- name: Re-apply the persisted layout at boot (what the boot service runs)
+  gpu_slicing.eks.nvidia_mig:
+    config: gpu-slicing
+    config_file: /etc/gpu-slicing/mig-layout.yaml
+    persist: false
+
+- name: Turn MIG off on an A100 node, resetting the GPUs instead of rebooting
+  gpu_slicing.eks.nvidia_mig:
+    mig_mode: disabled
+    allow_gpu_reset: true
+  register: mig
+
+- name: Reboot if the mode change is still pending
+  ansible.builtin.reboot:
+  when: mig.reboot_required
+"""
+
+RETURN = r"""
+changed:
+  description: Whether any GPU or the persisted file changed (or would change in check mode).
+  returned: always
+  type: bool
+gpus:
+  description: State of every GPU on the node after the run (in check mode, before it).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    index:
+      description: GPU index.
+      type: int
+      returned: always
+    uuid:
+      description: GPU UUID.
+      type: str
+      returned: always
+    name:
+      description: Product name.
+      type: str
+      returned: always
+    pci_bus_id:
+      description: PCI bus id.
+      type: str
+      returned: always
+    pci_device_id:
+      description: PCI device and vendor id, such as C(0x233010DE).
+      type: str
+      returned: always
+    memory_mib:
+      description: Total framebuffer memory.
+      type: int
+      returned: always
+    mig_mode:
+      description: MIG mode C(current) and C(pending), each V(enabled), V(disabled) or V(null) (not MIG capable).
+      type: dict
+      returned: always
+    instances:
+      description: GPU instances with C(profile), C(profile_id), C(placement) (C(start), C(size)),
+        C(gpu_instance_id), C(compute_instances) and C(mig_uuid).
+      type: list
+      elements: dict
+      returned: always
+    processes:
+      description: Processes on the GPU with the GPU and compute instance they run in.
+      type: list
+      elements: dict
+      returned: always
+  sample:
+    - index: 0
+      uuid: GPU-25bd35c4-38ce-a0ef-ebe7-b024f5545ed8
+      name: NVIDIA H100 80GB HBM3
+      pci_bus_id: "00000000:00:06.0"
+      pci_device_id: "0x233010DE"
+      memory_mib: 81559
+      mig_mode: {current: enabled, pending: enabled}
+      instances:
+        - profile: 3g.40gb
+          profile_id: 9
+          placement: {start: 4, size: 4}
+          gpu_instance_id: 2
+          compute_instances: [{compute_instance_id: 0, profile: 3g.40gb, profile_id: null, mig_uuid: MIG-0a1b}]
+          mig_uuid: MIG-0a1b
+      processes: []
+actions:
+  description: The C(nvidia-smi) argv lists that were run (in check mode, that would be run), in order.
+  returned: always
+  type: list
+  elements: list
+  sample: [["nvidia-smi", "-i", "0", "-mig", "1"], ["nvidia-smi", "mig", "-i", "0", "-cgi", "9:4,14:0,19:2,19:3", "-C"]]
+plan:
+  description: Per managed GPU, what is kept, destroyed and created, and whether a reboot is needed.
+  returned: always
+  type: list
+  elements: dict
+reboot_required:
+  description: A MIG mode change stays pending until a reboot (Ampere without O(allow_gpu_reset)).
+  returned: always
+  type: bool
+skipped_gpus:
+  description: GPUs not managed, with the reason (not MIG capable, not selected by the config).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{index: 1, uuid: GPU-1234, name: NVIDIA A10G, reason: not MIG capable}]
+persist_path:
+  description: The file the desired state was written to (or would be in check mode); null when O(persist=false).
+  returned: always
+  type: str
+nvidia_smi_calls:
+  description: Number of C(nvidia-smi) invocations this run made.
+  returned: always
+  type: int
+diff:
+  description: Before/after text per GPU with a diagram of the memory slots (with C(--diff)).
+  returned: when diff mode is on
+  type: dict
+"""
+
+import collections
+import os
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_native
+
+from ansible_collections.gpu_slicing.eks.plugins.module_utils import _nvidia_smi as smi
+from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import configs, planner, render
+from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig.model import GpuInstance
+
+PERSIST_LABEL = configs.PERSIST_LABEL
+
+
+class ModuleFailure(Exception):
+    def __init__(self, msg, **extra):
+        super(ModuleFailure, self).__init__(msg)
+        self.extra = extra
+
+
+def _norm_bus(value):
+    value = (value or "").strip().lower()
+    if value.count(":") == 2:
+        domain, rest = value.split(":", 1)
+        value = domain[-4:].rjust(4, "0") + ":" + rest
+    return value
+
+
+def select_gpus(gpus, selectors):
+    """Return the Gpus named by ``selectors`` (index, UUID or PCI bus id) or all of them."""
+    if not selectors:
+        return list(gpus)
+    chosen = []
+    for sel in selectors:
+        text = str(sel).strip()
+        match = None
+        for gpu in gpus:
+            if text == str(gpu.index) or text.lower() == (gpu.uuid or "").lower() or \
+                    (gpu.pci_bus_id and _norm_bus(text) == _norm_bus(gpu.pci_bus_id)):
+                match = gpu
+                break
+        if match is None:
+            known = ", ".join("%s (%s, %s)" % (g.index, g.uuid, g.pci_bus_id) for g in gpus) or "none"
+            raise ModuleFailure("gpus: no GPU matches %r; GPUs on this node: %s" % (text, known))
+        if match not in chosen:
+            chosen.append(match)
+    return chosen
+
+
+def read_state(runner, with_profiles=False):
+    gpus = runner.query_xml()
+    lgi = None
+    listing = None
+    if any(g.mig_enabled for g in gpus):
+        lgi = runner.mig_list("-lgi")
+    if any(getattr(g, "mig_devices", None) for g in gpus):
+        _rc, listing, _err = runner.run(smi.argv_list_gpus(runner.path))
+    smi.assemble_state(gpus, lgi, listing)
+    if with_profiles:
+        attach_profiles(runner, gpus)
+    return gpus
+
+
+def attach_profiles(runner, gpus):
+    if not any(g.mig_capable for g in gpus):
+        return
+    profiles = runner.read_profiles()
+    for gpu in gpus:
+        gpu.profiles = profiles.get(gpu.index, [])
+
+
+def desired_states(module, targets):
+    """{gpu_index: planner.Desired or None} from layout / mig_mode / config."""
+    params = module.params
+    out = {}
+    if params["config"]:
+        if params["config_file"]:
+            try:
+                with open(params["config_file"]) as handle:
+                    text = handle.read()
+            except (IOError, OSError) as exc:
+                raise ModuleFailure("config_file %s cannot be read: %s" % (params["config_file"], to_native(exc)))
+            data, _loader = configs.load_config_text(text)
+            entries = configs.select_entries(data, params["config"])
+        else:
+            entries = configs.builtin_config(params["config"])
+        for gpu in targets:
+            spec = configs.device_spec(entries, gpu.index, gpu.pci_device_id, gpu.pci_sub_system_id)
+            if spec is not None and params["mig_mode"] and (params["mig_mode"] == "enabled") != spec.mig_enabled:
+                raise ModuleFailure("mig_mode=%s contradicts config %s for GPU %s"
+                                    % (params["mig_mode"], params["config"], gpu.index))
+            out[gpu.index] = planner.Desired(spec.mig_enabled, spec.mig_devices) if spec else None
+        return out
+    layout = None
+    if params["layout"] is not None:
+        layout = configs.normalize_layout(params["layout"])
+    mode = params["mig_mode"] or ("enabled" if layout is not None else None)
+    if mode is None:
+        raise ModuleFailure("one of mig_mode, layout or config is required")
+    if mode == "disabled" and layout:
+        raise ModuleFailure("layout %s was given with mig_mode=disabled" % dict(layout))
+    for gpu in targets:
+        if mode == "disabled":
+            out[gpu.index] = planner.Desired(False, collections.OrderedDict())
+        elif layout is None:
+            # Only the mode: whatever instances exist stay.
+            current = collections.Counter(gi.profile_name for gi in gpu.instances)
+            out[gpu.index] = planner.Desired(True, collections.OrderedDict(sorted(current.items())))
+        else:
+            out[gpu.index] = planner.Desired(True, layout)
+    return out
+
+
+def plan_argv(plan, path):
+    """argv lists for the per-GPU part of a plan (mode changes and resets are batched by the caller)."""
+    out = []
+    index = plan.gpu.index
+    for action in plan.actions:
+        kind = action[0]
+        if kind == "destroy_ci":
+            out.append(("destroy", smi.argv_destroy_ci(index, action[1], path)))
+        elif kind == "destroy_gi":
+            out.append(("destroy", smi.argv_destroy_gi(index, action[1], path)))
+        elif kind == "create_gi":
+            out.append(("create", smi.argv_create_gi(index, [(c[1], c[2]) for c in action[1]], True, path)))
+        elif kind == "create_ci":
+            out.append(("create", smi.argv_create_ci(index, action[1], path)))
+    return out
+
+
+def ordered_commands(plans, path):
+    """All argv lists in execution order: destroys per GPU, batched mode changes, batched resets, creates."""
+    steps = []
+    for plan in plans:
+        steps.extend(("destroy", plan, argv) for phase, argv in plan_argv(plan, path) if phase == "destroy")
+    for enabled in (True, False):
+        group = [p for p in plans if ("set_mode", enabled) in p.actions]
+        if group:
+            steps.append(("mode", group, smi.argv_set_mode([p.gpu.index for p in group], enabled, path)))
+    resets = [p for p in plans if ("reset",) in p.actions]
+    if resets:
+        steps.append(("reset", resets, smi.argv_reset([p.gpu.index for p in resets], path)))
+    for plan in plans:
+        steps.extend(("create", plan, argv) for phase, argv in plan_argv(plan, path) if phase == "create")
+    return steps
+
+
+def target_lines(plans, gpus_by_index):
+    lines = []
+    for plan in plans:
+        gpu = plan.gpu
+        if plan.desired is not None and not plan.desired.mig_enabled:
+            lines.append(render.diagram_line(gpu.index, gpu.name, gpu.memory_slots, [], "disabled"))
+            continue
+        sizes = dict((p.name, p.size) for p in gpu.profiles)
+        for gi in gpu.instances:
+            sizes.setdefault(gi.profile_name, gi.size)
+        inst = [(name, start, sizes.get(name, 1)) for name, start in plan.target()]
+        line = render.diagram_line(gpu.index, gpu.name, gpu.memory_slots or 8, inst, "enabled")
+        if plan.deferred:
+            line += "  (after reboot)"
+        lines.append(line)
+    return lines
+
+
+def persist_document(plans):
+    per_gpu = []
+    for plan in plans:
+        if plan.desired is None:
+            continue
+        per_gpu.append((plan.gpu.index, plan.gpu.pci_device_id, plan.desired.mig_enabled, plan.desired.layout))
+    return configs.build_document(per_gpu, PERSIST_LABEL)
+
+
+def persist_needed(path, text):
+    try:
+        with open(path) as handle:
+            return handle.read() != text
+    except (IOError, OSError):
+        return True
+
+
+def write_persist(module, path, text):
+    directory = os.path.dirname(path) or "."
+    if not os.path.isdir(directory):
+        os.makedirs(directory, 0o755)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".mig-layout.")
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.chmod(tmp, 0o644)
+    module.atomic_move(tmp, path)
+
+
+def state_report(gpus, indexes=None):
+    lines = []
+    for gpu in gpus:
+        if indexes is not None and gpu.index not in indexes:
+            continue
+        lines.append(render.gpu_diagram(gpu))
+    return "; ".join(lines)
+
+
+def rollback_gpu(runner, plan, created):
+    """Undo this run's creates on one GPU and try to restore destroyed instances; returns a message."""
+    index = plan.gpu.index
+    path = runner.path
+    notes = []
+    if created:
+        gi_ids = [c[1] for c in created]
+        try:
+            runner.run(smi.argv_destroy_ci(index, gi_ids, path), check=False)
+            runner.run(smi.argv_destroy_gi(index, gi_ids, path))
+            notes.append("destroyed GPU instances %s created by this run" % ", ".join(str(g) for g in gi_ids))
+        except smi.NvidiaSmiError as exc:
+            return "rollback failed, could not destroy GPU instances %s created by this run: %s" % (gi_ids, exc)
+    if plan.destroy:
+        tuples = [(gi.profile_id, gi.start) for gi in plan.destroy]
+        try:
+            runner.run(smi.argv_create_gi(index, tuples, True, path))
+            notes.append("restored the destroyed instances %s" % ", ".join("%s@%d" % (gi.profile_name, gi.start)
+                                                                            for gi in plan.destroy))
+        except smi.NvidiaSmiError as exc:
+            notes.append("could not restore the destroyed instances (%s)" % exc)
+    return "; ".join(notes) or "nothing to roll back"
+
+
+def execute(module, runner, plans):
+    """Run the steps; on failure roll back the failing GPU and raise ModuleFailure with the per-GPU state.
+
+    Returns (argv lists run, whether a mode change stayed pending, {gpu_index: [created GpuInstance]}).
+    """
+    run = []
+    pending = False
+    done = set()
+    created = {}
+    for kind, subject, argv in ordered_commands(plans, runner.path):
+        try:
+            _rc, out, err = runner.run(argv)
+            run.append(argv)
+        except smi.NvidiaSmiError as exc:
+            run.append(argv)
+            message = "%s failed: %s" % (" ".join(argv), exc)
+            touched = [subject.gpu.index] if kind in ("destroy", "create") else [p.gpu.index for p in subject]
+            if kind == "create":
+                created = [c for c in smi.parse_created_gis(exc.out + exc.err) if c[0] == subject.gpu.index]
+                message += "; rollback of GPU %s: %s" % (subject.gpu.index, rollback_gpu(runner, subject, created))
+            state = read_state(runner)
+            raise ModuleFailure(
+                "%s. GPUs changed before the failure: %s. State now: %s"
+                % (message, ", ".join(str(i) for i in sorted(done)) or "none", state_report(state)),
+                actions=run, gpus=[g.to_dict() for g in state], failed_gpus=touched)
+        if kind == "mode" and smi.parse_pending_mode(out + err):
+            pending = True
+        if kind == "create" and "-cgi" in argv:
+            created.setdefault(subject.gpu.index, []).extend(created_instances(subject, out + err))
+        if kind in ("destroy", "create"):
+            done.add(subject.gpu.index)
+        else:
+            done.update(p.gpu.index for p in subject)
+    return run, pending, created
+
+
+def created_instances(plan, text):
+    """GpuInstances created by one ``-cgi`` call: GI ids from the output, placements from the plan (same order)."""
+    out = []
+    reported = [c for c in smi.parse_created_gis(text) if c[0] == plan.gpu.index]
+    for (name, profile_id, start, size), found in zip(plan.create, reported):
+        if found[3] != profile_id:
+            raise ModuleFailure("GPU %s: nvidia-smi reported profile %s (id %s) where %s (id %s) was created"
+                                % (plan.gpu.index, found[2], found[3], name, profile_id))
+        out.append(GpuInstance(name, profile_id, start, size, gi_id=found[1]))
+    if len(reported) != len(plan.create):
+        raise ModuleFailure("GPU %s: nvidia-smi reported %d created GPU instances, %d were requested: %s"
+                            % (plan.gpu.index, len(reported), len(plan.create), text.strip()))
+    return out
+
+
+def state_after(runner, before, plans, created):
+    """Re-read -q -x and -L; instances are the kept + created ones (placements known from the plan)."""
+    gpus = runner.query_xml()
+    planned = dict((p.gpu.index, p) for p in plans)
+    instances = {}
+    for old in before:
+        plan = planned.get(old.index)
+        if plan is None:
+            keep = old.instances
+        elif plan.desired is not None and not plan.desired.mig_enabled:
+            keep = []
+        else:
+            keep = plan.kept
+        instances[old.index] = [GpuInstance(gi.profile_name, gi.profile_id, gi.start, gi.size, gi.gi_id)
+                                for gi in keep] + created.get(old.index, [])
+    listing = None
+    if any(getattr(g, "mig_devices", None) for g in gpus):
+        _rc, listing, _err = runner.run(smi.argv_list_gpus(runner.path))
+    smi.assemble_state(gpus, list_text=listing, instances=instances)
+    for gpu in gpus:
+        known = set(gi.gi_id for gi in gpu.instances)
+        gpu.unexpected_devices = [d for d in getattr(gpu, "mig_devices", []) if d["gi_id"] not in known]
+    return gpus
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            gpus=dict(type="list", elements="str"),
+            mig_mode=dict(type="str", choices=["enabled", "disabled"]),
+            layout=dict(type="raw"),
+            config=dict(type="str"),
+            config_file=dict(type="path"),
+            force=dict(type="bool", default=False),
+            allow_gpu_reset=dict(type="bool", default=False),
+            nvidia_smi_path=dict(type="str", default="nvidia-smi"),
+            persist=dict(type="bool", default=True),
+            persist_path=dict(type="path", default="/etc/gpu-slicing/mig-layout.yaml"),
+        ),
+        mutually_exclusive=[("layout", "config")],
+        required_one_of=[("mig_mode", "layout", "config")],
+        required_by={"config_file": "config"},
+        supports_check_mode=True,
+    )
+    params = module.params
+    result = dict(changed=False, gpus=[], actions=[], plan=[], reboot_required=False, skipped_gpus=[],
+                  persist_path=params["persist_path"] if params["persist"] else None, nvidia_smi_calls=0)
+
+    # Everything that can be validated without the GPU is validated before the first command.
+    try:
+        if params["layout"] is not None:
+            configs.normalize_layout(params["layout"])
+        if params["config"] and not params["config_file"]:
+            configs.builtin_config(params["config"])
+    except configs.MigConfigError as exc:
+        module.fail_json(msg=to_native(exc), **result)
+
+    path = params["nvidia_smi_path"]
+    if os.sep not in path:
+        path = module.get_bin_path(path, required=True)
+    runner = smi.NvidiaSmi(module.run_command, path)
+    try:
+        gpus = read_state(runner)
+        selected = select_gpus(gpus, params["gpus"])
+        targets = []
+        for gpu in selected:
+            if not gpu.mig_capable:
+                result["skipped_gpus"].append(dict(index=gpu.index, uuid=gpu.uuid, name=gpu.name,
+                                                   reason="not MIG capable"))
+            else:
+                targets.append(gpu)
+        desired = desired_states(module, targets)
+        for gpu in targets:
+            if desired.get(gpu.index) is None:
+                result["skipped_gpus"].append(dict(index=gpu.index, uuid=gpu.uuid, name=gpu.name,
+                                                   reason="not matched by config %s" % params["config"]))
+        managed = [g for g in targets if desired.get(g.index) is not None]
+        if any(not planner.is_converged(g, desired[g.index]) for g in managed):
+            attach_profiles(runner, gpus)
+        plans = []
+        errors = []
+        for gpu in managed:
+            try:
+                plans.append(planner.plan_gpu(gpu, desired[gpu.index], params["force"], params["allow_gpu_reset"]))
+            except planner.PlanError as exc:
+                errors.append(to_native(exc))
+        if errors:
+            raise ModuleFailure("; ".join(errors) + ". Nothing was changed.")
+    except (ModuleFailure, configs.MigConfigError, smi.NvidiaSmiError, ValueError) as exc:
+        extra = getattr(exc, "extra", {})
+        result.update(extra)
+        result["nvidia_smi_calls"] = runner.invocations
+        module.fail_json(msg=to_native(exc), **result)
+
+    steps = ordered_commands(plans, runner.path)
+    before = state_report(managed).replace("; ", "\n")
+    after = "\n".join(target_lines(plans, dict((g.index, g) for g in gpus)))
+    result["plan"] = [p.to_dict() for p in plans]
+    result["reboot_required"] = any(p.reboot_required for p in plans)
+    changed = bool(steps)
+
+    persist_text = None
+    if params["persist"] and plans:
+        persist_text = configs.dump_config(persist_document(plans))
+        if persist_needed(params["persist_path"], persist_text):
+            changed = True
+        else:
+            persist_text = None
+
+    if module.check_mode:
+        result["actions"] = [argv for _k, _s, argv in steps]
+        result["gpus"] = [g.to_dict() for g in gpus]
+    else:
+        if steps:
+            try:
+                run, pending, created = execute(module, runner, plans)
+            except ModuleFailure as exc:
+                result.update(exc.extra)
+                result["changed"] = True
+                result["nvidia_smi_calls"] = runner.invocations
+                module.fail_json(msg=to_native(exc), **result)
+            result["actions"] = run
+            result["reboot_required"] = result["reboot_required"] or pending
+            gpus = state_after(runner, gpus, plans, created)
+            wrong = []
+            by_index = dict((g.index, g) for g in gpus)
+            for plan in plans:
+                now = by_index.get(plan.gpu.index)
+                if plan.deferred or plan.reboot_required or now is None:
+                    continue
+                if not planner.is_converged(now, plan.desired) or now.unexpected_devices:
+                    wrong.append("GPU %s reads back as %s" % (now.index, render.gpu_diagram(now)))
+            if wrong:
+                result.update(changed=True, gpus=[g.to_dict() for g in gpus], nvidia_smi_calls=runner.invocations)
+                module.fail_json(msg="after applying, these GPUs do not match the desired layout: %s" % "; ".join(wrong),
+                                 **result)
+        result["gpus"] = [g.to_dict() for g in gpus]
+        if persist_text is not None:
+            try:
+                write_persist(module, params["persist_path"], persist_text)
+            except (IOError, OSError) as exc:
+                result["changed"] = changed
+                module.fail_json(msg="MIG applied but persist_path %s could not be written: %s"
+                                 % (params["persist_path"], to_native(exc)), **result)
+    result["changed"] = changed
+    result["nvidia_smi_calls"] = runner.invocations
+    if module._diff:
+        result["diff"] = dict(before=before + "\n" if before else "", after=after + "\n" if after else "",
+                              before_header="nvidia-smi (current)", after_header="nvidia-smi (desired)")
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
