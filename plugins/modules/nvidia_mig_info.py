@@ -1,0 +1,190 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, gpu_slicing.eks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: nvidia_mig_info
+short_description: Read the MIG state, profiles and placements of the NVIDIA GPUs on a node
+version_added: 0.1.0
+description:
+  - Read-only facts from C(nvidia-smi) on the managed node, never changing anything.
+  - Returns every GPU with its MIG mode, GPU instances (profile, placement, ids, MIG UUIDs), processes, and the MIG
+    profiles the GPU offers (ids, counts, memory, engines, possible placements), plus a text diagram of the memory
+    slots.
+  - Runs C(nvidia-smi -q -x), and when needed C(nvidia-smi mig -lgi), C(nvidia-smi -L), C(nvidia-smi mig -lgip) and
+    C(nvidia-smi mig -lgipp).
+author:
+  - gpu_slicing.eks maintainers (@gpu-slicing)
+attributes:
+  check_mode:
+    support: full
+    details: The module never changes anything.
+  diff_mode:
+    support: none
+options:
+  gpus:
+    description: Only these GPUs (index, UUID or PCI bus id). Default is every GPU.
+    type: list
+    elements: str
+  profiles:
+    description: Also read the MIG profiles and placements (two more C(nvidia-smi) calls).
+    type: bool
+    default: true
+  nvidia_smi_path:
+    description: Name or path of the C(nvidia-smi) executable.
+    type: str
+    default: nvidia-smi
+seealso:
+  - module: gpu_slicing.eks.nvidia_mig
+"""
+
+EXAMPLES = r"""
+- name: What is sliced how
+  gpu_slicing.eks.nvidia_mig_info:
+  register: mig
+
+- name: Show the slots
+  ansible.builtin.debug:
+    msg: "{{ mig.layout_diagram }}"
+"""
+
+RETURN = r"""
+gpus:
+  description: Every selected GPU, like RV(gpu_slicing.eks.nvidia_mig#module:gpus), plus C(profiles) and C(mig_capable).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    index:
+      description: GPU index.
+      type: int
+      returned: always
+    uuid:
+      description: GPU UUID.
+      type: str
+      returned: always
+    name:
+      description: Product name.
+      type: str
+      returned: always
+    pci_device_id:
+      description: PCI device and vendor id.
+      type: str
+      returned: always
+    mig_capable:
+      description: Whether the GPU supports MIG.
+      type: bool
+      returned: always
+    mig_mode:
+      description: C(current) and C(pending) MIG mode.
+      type: dict
+      returned: always
+    instances:
+      description: GPU instances with C(profile), C(profile_id), C(placement), C(gpu_instance_id),
+        C(compute_instances), C(mig_uuid).
+      type: list
+      elements: dict
+      returned: always
+    profiles:
+      description: MIG profiles with C(name), C(id), C(max_count), C(free), C(memory_mib), C(sm), C(ce), C(dec),
+        C(enc), C(jpeg), C(ofa), C(placements) (C(starts), C(size)) and C(compute_slices).
+      type: list
+      elements: dict
+      returned: when O(profiles=true)
+  sample:
+    - index: 0
+      uuid: GPU-25bd35c4-38ce-a0ef-ebe7-b024f5545ed8
+      name: NVIDIA H100 80GB HBM3
+      pci_device_id: "0x233010DE"
+      mig_capable: true
+      mig_mode: {current: disabled, pending: disabled}
+      instances: []
+      profiles:
+        - {name: 3g.40gb, id: 9, max_count: 2, free: 2, memory_mib: 40448, sm: 60, ce: 3, dec: 3, enc: 0, jpeg: 3,
+           ofa: 0, placements: {starts: [0, 4], size: 4}, compute_slices: 3}
+layout_diagram:
+  description: One line per GPU showing its memory slots and the instances in them.
+  returned: always
+  type: str
+  sample: "GPU0 H100 [3g.40gb           ][2g.20gb ][1g ][-- ]"
+nvidia_smi_calls:
+  description: Number of C(nvidia-smi) invocations.
+  returned: always
+  type: int
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_native
+
+from ansible_collections.gpu_slicing.eks.plugins.module_utils import _nvidia_smi as smi
+from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import render
+
+
+def _norm_bus(value):
+    value = (value or "").strip().lower()
+    if value.count(":") == 2:
+        domain, rest = value.split(":", 1)
+        value = domain[-4:].rjust(4, "0") + ":" + rest
+    return value
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            gpus=dict(type="list", elements="str"),
+            profiles=dict(type="bool", default=True),
+            nvidia_smi_path=dict(type="str", default="nvidia-smi"),
+        ),
+        supports_check_mode=True,
+    )
+    path = module.params["nvidia_smi_path"]
+    if os.sep not in path:
+        path = module.get_bin_path(path, required=True)
+    runner = smi.NvidiaSmi(module.run_command, path)
+    try:
+        gpus = runner.query_xml()
+        selectors = module.params["gpus"]
+        if selectors:
+            chosen = []
+            for sel in selectors:
+                text = str(sel).strip()
+                match = [g for g in gpus if text == str(g.index) or text.lower() == (g.uuid or "").lower()
+                         or (g.pci_bus_id and _norm_bus(text) == _norm_bus(g.pci_bus_id))]
+                if not match:
+                    module.fail_json(msg="gpus: no GPU matches %r; GPUs on this node: %s"
+                                     % (text, ", ".join("%s (%s)" % (g.index, g.uuid) for g in gpus) or "none"),
+                                     nvidia_smi_calls=runner.invocations)
+                if match[0] not in chosen:
+                    chosen.append(match[0])
+            gpus = chosen
+        lgi = runner.mig_list("-lgi") if any(g.mig_enabled for g in gpus) else None
+        listing = None
+        if any(getattr(g, "mig_devices", None) for g in gpus):
+            _rc, listing, _err = runner.run(smi.argv_list_gpus(path))
+        smi.assemble_state(gpus, lgi, listing)
+        if module.params["profiles"] and any(g.mig_capable for g in gpus):
+            profiles = runner.read_profiles()
+            for gpu in gpus:
+                gpu.profiles = profiles.get(gpu.index, [])
+    except (smi.NvidiaSmiError, ValueError) as exc:
+        module.fail_json(msg=to_native(exc), nvidia_smi_calls=runner.invocations)
+
+    out = []
+    for gpu in gpus:
+        item = gpu.to_dict(with_profiles=module.params["profiles"])
+        item["mig_capable"] = gpu.mig_capable
+        out.append(item)
+    module.exit_json(changed=False, gpus=out, layout_diagram=render.host_diagram(gpus),
+                     nvidia_smi_calls=runner.invocations)
+
+
+if __name__ == "__main__":
+    main()
