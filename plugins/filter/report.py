@@ -7,6 +7,7 @@
   devices that ``nvidia-smi -L`` lists (the plugin enumerates exactly these at start).
 - ``resource_drift``: compare a Node's allocatable with those expected resources.
 - ``mig_report_markdown`` / ``mig_report_html``: render the per-node verify report.
+- ``mig_parted_config``: a mig-parted v1 document from our named layouts (GPU Operator ConfigMap).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -17,6 +18,7 @@ import html
 import re
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import _builtin_configs, configs
 
 RESOURCE_PREFIX = "nvidia.com/"
 # "GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-...)"
@@ -46,6 +48,36 @@ def parse_smi_list(text):
             return []
         raise AnsibleFilterError("unexpected line in nvidia-smi -L output: %r" % line)
     return gpus
+
+
+def nvidia_smi_gpus(smi_list):
+    """The GPUs and MIG devices of ``nvidia-smi -L`` as a list (see parse_smi_list)."""
+    return parse_smi_list(smi_list)
+
+
+def karpenter_summary(objects):
+    """One line per Karpenter object (NodePool, EC2NodeClass, NodeOverlay) for the report."""
+    summary = []
+    for obj in objects or []:
+        kind, spec = obj.get("kind", "?"), obj.get("spec") or {}
+        name = (obj.get("metadata") or {}).get("name", "?")
+        if kind == "NodePool":
+            template = spec.get("template") or {}
+            labels = (template.get("metadata") or {}).get("labels") or {}
+            types = [v for r in (template.get("spec") or {}).get("requirements") or []
+                     if r.get("key") in ("node.kubernetes.io/instance-type", "karpenter.k8s.aws/instance-gpu-name")
+                     for v in r.get("values") or []]
+            text = "mig.config=%s, types=%s, limits=%s" % (labels.get("nvidia.com/mig.config", "-"), ",".join(types) or "-",
+                                                          _resources_text(spec.get("limits")))
+        elif kind == "NodeOverlay":
+            text = "capacity: %s" % _resources_text(spec.get("capacity"))
+        elif kind == "EC2NodeClass":
+            aliases = [t.get("alias") or t.get("id") or t.get("name") for t in spec.get("amiSelectorTerms") or []]
+            text = "ami=%s, role=%s" % (",".join(a for a in aliases if a) or "-", spec.get("role") or spec.get("instanceProfile") or "-")
+        else:
+            text = ""
+        summary.append({"kind": kind, "name": name, "summary": text})
+    return summary
 
 
 def _parse_modes(text):
@@ -226,11 +258,42 @@ def _check_report(report):
             raise AnsibleFilterError("every report node needs a 'name'")
 
 
+def mig_parted_config(layouts, builtin=None):
+    """Build a validated mig-parted v1 document (a dict) for the GPU Operator MIG manager.
+
+    ``layouts`` maps a label to either a layout for every GPU (list of profile names or mapping
+    name -> count) or a list of raw mig-parted entries (mappings with ``devices``). ``builtin`` names
+    built-in labels to copy (``all-1g.10gb``, ``all-balanced`` ...). ``all-disabled`` and
+    ``all-enabled`` are always present because the operator's default label is ``all-disabled``.
+    """
+    if not isinstance(layouts, dict):
+        raise AnsibleFilterError("layouts must be a mapping label -> layout, got %s" % type(layouts).__name__)
+    raw = _builtin_configs.BUILTIN_CONFIG["mig-configs"]
+    doc = {"version": "v1", "mig-configs": {}}
+    try:
+        for label in ["all-disabled", "all-enabled"] + list(builtin or []):
+            configs.builtin_config(label)  # clear error with suggestions for unknown labels
+            doc["mig-configs"][label] = raw[label]
+        for label, layout in layouts.items():
+            if isinstance(layout, list) and layout and all(isinstance(e, dict) for e in layout):
+                doc["mig-configs"][str(label)] = layout
+            else:
+                devices = dict(configs.normalize_layout(layout, where="layouts[%s]" % label))
+                doc["mig-configs"][str(label)] = [{"devices": "all", "mig-enabled": True, "mig-devices": devices}]
+        configs.parse_config(doc)
+    except configs.MigConfigError as exc:
+        raise AnsibleFilterError("invalid MIG layout: %s" % exc)
+    return doc
+
+
 class FilterModule(object):
     def filters(self):
         return {
             "nvidia_smi_resources": nvidia_smi_resources,
             "resource_drift": resource_drift,
+            "nvidia_smi_gpus": nvidia_smi_gpus,
+            "karpenter_summary": karpenter_summary,
             "mig_report_markdown": mig_report_markdown,
             "mig_report_html": mig_report_html,
+            "mig_parted_config": mig_parted_config,
         }
