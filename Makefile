@@ -159,8 +159,10 @@ changelog-lint: $(VENV_STAMP)
 	cd $(ROOT) && $(VENV)/bin/antsibull-changelog lint
 
 ee: $(VENV_STAMP)
-	rm -rf $(BUILD)/ee-context
-	cd $(ROOT) && $(VENV)/bin/ansible-builder create --file execution-environment.yml --context $(BUILD)/ee-context
+	rm -rf $(BUILD)/ee $(BUILD)/ee-context
+	cd $(ROOT) && $(VENV)/bin/ansible-galaxy collection build --output-path $(BUILD)/ee/collections .
+	cd $(ROOT) && $(VENV)/bin/ansible-builder create --file execution-environment.yml --context $(BUILD)/ee-context \
+	  --output-filename Containerfile
 	$(VENV)/bin/python hacking/check_ee_context.py $(BUILD)/ee-context
 
 docs: $(VENV_STAMP) $(COLLECTIONS_STAMP)

@@ -47,8 +47,8 @@ def main():
             result = ansible_doc(args.ansible_doc, "-t", plugin_type, name)
             problems = [line for line in result.stderr.splitlines() if "[ERROR]" in line or "[WARNING]" in line]
             if result.returncode != 0 or problems or not result.stdout.strip():
-                failures.append("%s %s does not render (rc %d): %s" % (plugin_type, name, result.returncode,
-                                                                      " ".join(problems) or result.stderr.strip()))
+                detail = " ".join(problems) or result.stderr.strip()
+                failures.append("%s %s does not render (rc %d): %s" % (plugin_type, name, result.returncode, detail))
             else:
                 rendered += 1
         if plugin_type in FILE_CHECKED and folder:

@@ -4,7 +4,8 @@
 """Mirror the checkout into <dest>/ansible_collections/gpu_slicing/eks as real files for ansible-test.
 
 ansible-test finds the collection from os.getcwd(), which resolves symlinks, so a symlinked tree
-is not enough. We copy what git would commit (tracked + untracked, minus .gitignore'd files), keep
+is not enough. The copy gets an empty git repo of its own (ansible-test lists untracked files through
+it). We copy what git would commit (tracked + untracked, minus .gitignore'd files), keep
 <dest>/.../tests/output (ansible-test results), and delete files that vanished from the checkout.
 Dependency collections are linked beside it from the collections tree made by `make collections`.
 """
@@ -18,7 +19,7 @@ import shutil
 import subprocess
 import sys
 
-KEEP = ("tests/output",)
+KEEP = ("tests/output", ".git")
 DEPENDENCIES = ("kubernetes/core", "amazon/aws", "community/general")
 
 
@@ -88,6 +89,10 @@ def main():
         os.unlink(target)
     os.makedirs(target, exist_ok=True)
     total, copied, removed = sync(source, target)
+    # ansible-test lists content with git from the nearest .git upwards; without its own repo here it
+    # would find the checkout's, where build/ is ignored, and see no files at all
+    if not os.path.isdir(os.path.join(target, ".git")):
+        subprocess.run(["git", "init", "--quiet", target], check=True)
     link_dependencies(os.path.realpath(args.collections), ansible_collections)
     print("ansible-test tree %s: %d files (%d copied, %d removed)" % (target, total, copied, removed))
     return 0

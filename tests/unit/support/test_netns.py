@@ -35,7 +35,7 @@ def _ssh_with_inventory_vars(hostvars, command):
     argv = ["ssh", "-i", hostvars["ansible_ssh_private_key_file"], "-o", "BatchMode=yes"]
     argv += hostvars["ansible_ssh_common_args"].split()
     argv += ["%s@%s" % (hostvars["ansible_user"], hostvars["ansible_host"]), command]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    return subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
 
 
 def test_two_hosts_answer_ssh_in_their_own_namespace_and_teardown_leaves_nothing():
@@ -53,8 +53,8 @@ def test_two_hosts_answer_ssh_in_their_own_namespace_and_teardown_leaves_nothing
         veths = [host.veth for host in fleet]
         sshd_pids = [host.sshd_pid for host in fleet]
         workdir = fleet.workdir
-    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False).stdout
+    links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True, check=False).stdout
     for name, veth, pid in zip(names, veths, sshd_pids):
         assert name not in listed
         assert veth + "@" not in links
@@ -69,7 +69,7 @@ def test_teardown_kills_sessions_that_would_keep_the_namespace_alive():
     lingering = subprocess.Popen(host.ssh_argv("sleep 300"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         fleet.destroy()
-        assert host.name not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+        assert host.name not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False).stdout
         assert lingering.wait(timeout=15) != 0  # its server side was killed
     finally:
         if lingering.poll() is None:
@@ -90,14 +90,14 @@ def test_cleanup_removes_namespaces_of_dead_owners_only(tmp_path):
         removed = netns.cleanup_leftovers()
         assert orphan[0].name in removed
         assert alive[0].name not in removed
-        assert subprocess.run(alive[0].ssh_argv("true"), timeout=30).returncode == 0
+        assert subprocess.run(alive[0].ssh_argv("true"), timeout=30, check=False).returncode == 0
 
 
 def test_bad_count_is_refused_before_anything_is_created():
-    before = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    before = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False).stdout
     with pytest.raises(ValueError, match="between 1 and 64"):
         netns.make_hosts(0)
-    assert subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout == before
+    assert subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False).stdout == before
 
 
 @pytest.mark.skipif(shutil.which("ansible") is None, reason="ansible CLI not on PATH")
@@ -106,6 +106,6 @@ def test_ansible_reaches_hosts_through_the_written_inventory(tmp_path):
         inventory = fleet.write_inventory(tmp_path / "inventory.yml", group="gpu_nodes")
         result = subprocess.run(["ansible", "gpu_nodes", "-i", inventory, "-m", "ansible.builtin.command",
                                  "-a", "ip netns identify"], capture_output=True, text=True, timeout=120,
-                                env=dict(os.environ, ANSIBLE_HOST_KEY_CHECKING="False"))
+                                env=dict(os.environ, ANSIBLE_HOST_KEY_CHECKING="False"), check=False)
         assert result.returncode == 0, result.stdout + result.stderr
         assert fleet[0].name in result.stdout
