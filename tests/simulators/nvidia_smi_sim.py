@@ -1378,12 +1378,12 @@ class SimNode(object):
         node = cls(path)
         layout = kwargs.pop("layout", None)
         state = new_state(**kwargs)
+        if layout:
+            _apply_layout(state, layout)  # before writing: a bad layout leaves an existing node untouched
         with locked(node.path):
             write_state(node.path, state)
             if os.path.exists(calls_path(node.path)):
                 os.remove(calls_path(node.path))
-        if layout:
-            node.apply_layout(layout)
         return node
 
     @property
@@ -1418,31 +1418,7 @@ class SimNode(object):
         ``layout`` is a list of profile names or of ``(name, start)``; names without a start are placed
         by the engine's exact solver around the ones with a start.
         """
-        def change(state):
-            for gpu in state["gpus"]:
-                if gpus is not None and gpu["index"] not in gpus:
-                    continue
-                model = _model(gpu)
-                if not model.mig_capable:
-                    raise SimError("GPU %d (%s) is not MIG capable" % (gpu["index"], model.product_name))
-                fixed = [tuple(x) for x in layout if not isinstance(x, str)]
-                wanted = [x for x in layout if isinstance(x, str)]
-                placed = placement.find_layout(wanted, model.profiles, model.memory_slots, fixed) if wanted else []
-                if placed is None:
-                    raise SimError("layout %r does not fit on %s" % (layout, model.product_name))
-                gpu["mig_current"] = gpu["mig_pending"] = True
-                gpu["gpu_instances"] = []
-                gpu["processes"] = []
-                for name, start in sorted(fixed + list(placed), key=lambda p: -_profile_by_name(gpu, p[0]).size):
-                    prof = _profile_by_name(gpu, name)
-                    err = _placement_error(gpu, prof, start)
-                    if err:
-                        raise SimError("layout %r: %s at %s: %s" % (layout, name, start, err))
-                    gi = {"id": _gi_id(model.memory_slots, start, prof.size), "profile": name,
-                          "profile_id": prof.typical_id, "start": start, "size": prof.size, "compute_instances": []}
-                    gpu["gpu_instances"].append(gi)
-                    _create_ci(state, gpu, gi, _ci_profile_id(prof, prof.compute_slices), prof.compute_slices, name)
-        self._update(change)
+        self._update(lambda state: _apply_layout(state, layout, gpus))
 
     def add_process(self, gpu, pid, name="python3", gi=None, ci=None, memory_mib=512):
         def change(state):
@@ -1533,6 +1509,34 @@ class SimNode(object):
                          % (STATE_ENV, _sh_quote(self.path), STATE_ENV, _sh_quote(self.executable)))
         os.chmod(out, 0o755)
         return out
+
+
+def _apply_layout(state, layout, gpus=None):
+    for gpu in state["gpus"]:
+        if gpus is not None and gpu["index"] not in gpus:
+            continue
+        model = _model(gpu)
+        if not model.mig_capable:
+            if gpus is None:
+                continue  # "every MIG GPU" of a mixed node
+            raise SimError("GPU %d (%s) is not MIG capable" % (gpu["index"], model.product_name))
+        fixed = [tuple(x) for x in layout if not isinstance(x, str)]
+        wanted = [x for x in layout if isinstance(x, str)]
+        placed = placement.find_layout(wanted, model.profiles, model.memory_slots, fixed) if wanted else []
+        if placed is None:
+            raise SimError("layout %r does not fit on %s" % (layout, model.product_name))
+        gpu["mig_current"] = gpu["mig_pending"] = True
+        gpu["gpu_instances"] = []
+        gpu["processes"] = []
+        for name, start in sorted(fixed + list(placed), key=lambda p: -_profile_by_name(gpu, p[0]).size):
+            prof = _profile_by_name(gpu, name)
+            err = _placement_error(gpu, prof, start)
+            if err:
+                raise SimError("layout %r: %s at %s: %s" % (layout, name, start, err))
+            gi = {"id": _gi_id(model.memory_slots, start, prof.size), "profile": name,
+                  "profile_id": prof.typical_id, "start": start, "size": prof.size, "compute_instances": []}
+            gpu["gpu_instances"].append(gi)
+            _create_ci(state, gpu, gi, _ci_profile_id(prof, prof.compute_slices), prof.compute_slices, name)
 
 
 def _sh_quote(text):
