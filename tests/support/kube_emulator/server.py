@@ -99,6 +99,7 @@ class KubeApiServer(kmock.KubernetesEmulator):
     _event_cond: asyncio.Condition = attrs.field(default=None, init=False)
     _started: str = attrs.field(factory=_now, init=False)
     warnings: list = attrs.field(factory=list, init=False)
+    counters: collections.Counter = attrs.field(factory=collections.Counter, init=False)
 
     def __attrs_post_init__(self):
         super().__attrs_post_init__()
@@ -339,6 +340,8 @@ class KubeApiServer(kmock.KubernetesEmulator):
                 meta["generation"] = 1
         new["apiVersion"] = rtype.api_version
         new["kind"] = rtype.kind
+        if old is None:
+            self._builtin_defaults(rtype, new)
         if rtype.namespaced and not meta.get("namespace"):
             meta["namespace"] = "default"
         if not rtype.namespaced:
@@ -370,6 +373,24 @@ class KubeApiServer(kmock.KubernetesEmulator):
         self._after_change(rtype, old, new)
         self.save_state()
         return copy.deepcopy(new), True
+
+    @staticmethod
+    def _builtin_defaults(rtype, obj):
+        """What the registry strategies of a real server set on create (the part clients rely on)."""
+        if rtype.group == "" and rtype.kind == "Pod":
+            spec = obj.setdefault("spec", {})
+            spec.setdefault("restartPolicy", "Always")
+            spec.setdefault("dnsPolicy", "ClusterFirst")
+            spec.setdefault("schedulerName", "default-scheduler")
+            spec.setdefault("terminationGracePeriodSeconds", 30)
+            status = obj.get("status") or {}
+            # Nothing schedules or runs pods: a new pod is Pending until a test patches its status.
+            obj["status"] = {"phase": status.get("phase", "Pending"), "qosClass": status.get("qosClass", "BestEffort"),
+                             **{k: v for k, v in status.items() if k not in ("phase", "qosClass")}}
+        elif rtype.group == "" and rtype.kind == "Namespace":
+            obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
+            obj["status"] = {"phase": "Active"}
+            obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = obj["metadata"]["name"]
 
     def _after_change(self, rtype, old, new):
         if rtype.kind == "CustomResourceDefinition" and rtype.group == "apiextensions.k8s.io":
@@ -489,7 +510,8 @@ class KubeApiServer(kmock.KubernetesEmulator):
             rules = self.cel_rules()
             return {"enforced": sum(1 for r in rules if r["enforced"]), "skipped": sum(1 for r in rules if not r["enforced"]), "rules": rules}
         if path == "/emulator/state":
-            return {"resourceVersion": str(self._rv), "objects": sum(1 for _, o in self.objects.items() if not o.deleted)}
+            return {"resourceVersion": str(self._rv), "objects": sum(1 for _, o in self.objects.items() if not o.deleted),
+                    "counters": dict(self.counters)}
         raise ApiError(404, "NotFound", "unknown emulator endpoint %s" % path)
 
     # -- discovery
@@ -805,6 +827,7 @@ class KubeApiServer(kmock.KubernetesEmulator):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         delete_options = (body or {}).get("deleteOptions") or {}
         self._delete(rtype, namespace, name, params, delete_options)
+        self.counters["eviction_requests"] += 1
         return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
 
     async def _watch(self, request, rtype, namespace, name, params):
