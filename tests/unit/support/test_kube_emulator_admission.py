@@ -1,0 +1,345 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, gpu_slicing.eks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""CRD-driven admission of the Kubernetes API emulator: the real Karpenter CRDs' OpenAPI schemas,
+defaults and CEL rules, checked over HTTP (real ``kubernetes`` client) and on the pure functions."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+import json
+import os
+import uuid
+
+import pytest
+
+kubernetes = pytest.importorskip("kubernetes")
+yaml = pytest.importorskip("yaml")
+pytest.importorskip("celpy")
+pytest.importorskip("kmock")
+
+from kubernetes.client import ApiException  # noqa: E402
+
+from ansible_collections.gpu_slicing.eks.tests.support.kube_emulator import KubeEmulator, default_crds  # noqa: E402
+from ansible_collections.gpu_slicing.eks.tests.support.kube_emulator import admission, selectors  # noqa: E402
+
+NODE_CLASS_REF = {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": "default"}
+
+
+def nodepool(name, requirements=None, **spec):
+    body = {"apiVersion": "karpenter.sh/v1", "kind": "NodePool", "metadata": {"name": name},
+            "spec": {"template": {"metadata": {"labels": {"nvidia.com/mig.config": "all-1g.10gb"}},
+                                  "spec": {"nodeClassRef": dict(NODE_CLASS_REF),
+                                           "requirements": requirements if requirements is not None else
+                                           [{"key": "node.kubernetes.io/instance-type", "operator": "In", "values": ["p5.48xlarge"]}]}}}}
+    body["spec"].update(spec)
+    return body
+
+
+def ec2nodeclass(name, **spec):
+    body = {"apiVersion": "karpenter.k8s.aws/v1", "kind": "EC2NodeClass", "metadata": {"name": name},
+            "spec": {"role": "KarpenterNodeRole", "amiSelectorTerms": [{"alias": "al2023@v20261101"}],
+                     "subnetSelectorTerms": [{"tags": {"karpenter.sh/discovery": "demo"}}],
+                     "securityGroupSelectorTerms": [{"tags": {"karpenter.sh/discovery": "demo"}}]}}
+    body["spec"].update(spec)
+    return body
+
+
+def nodeoverlay(name, **spec):
+    body = {"apiVersion": "karpenter.sh/v1alpha1", "kind": "NodeOverlay", "metadata": {"name": name},
+            "spec": {"requirements": [{"key": "karpenter.sh/nodepool", "operator": "In", "values": ["gpu"]}],
+                     "capacity": {"nvidia.com/mig-1g.10gb": "56"}}}
+    body["spec"].update(spec)
+    return body
+
+
+@pytest.fixture(scope="module")
+def kube():
+    with KubeEmulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def custom(kube):
+    return kubernetes.client.CustomObjectsApi(kube.api_client())
+
+
+@pytest.fixture
+def unique():
+    return "a-" + uuid.uuid4().hex[:8]
+
+
+def rejected(call, *args):
+    """Run a create/patch that must fail with 422 Invalid; return (message, {field: [cause messages]})."""
+    with pytest.raises(ApiException) as failure:
+        call(*args)
+    assert failure.value.status == 422, failure.value.body
+    status = json.loads(failure.value.body)
+    assert status["kind"] == "Status" and status["reason"] == "Invalid"
+    fields = {}
+    for cause in status["details"]["causes"]:
+        fields.setdefault(cause["field"], []).append(cause["message"])
+    return status["message"], fields
+
+
+def create_nodepool(custom, body):
+    return custom.create_cluster_custom_object("karpenter.sh", "v1", "nodepools", body)
+
+
+def create_nodeclass(custom, body):
+    return custom.create_cluster_custom_object("karpenter.k8s.aws", "v1", "ec2nodeclasses", body)
+
+
+# ---------------------------------------------------------------- schema and defaults over HTTP
+def test_valid_objects_of_all_three_karpenter_kinds_are_accepted(custom, unique):
+    assert create_nodepool(custom, nodepool(unique, weight=10, limits={"nvidia.com/gpu": 16}))["spec"]["weight"] == 10
+    assert create_nodeclass(custom, ec2nodeclass(unique))["spec"]["role"] == "KarpenterNodeRole"
+    overlay = custom.create_cluster_custom_object("karpenter.sh", "v1alpha1", "nodeoverlays", nodeoverlay(unique))
+    assert overlay["spec"]["capacity"] == {"nvidia.com/mig-1g.10gb": "56"}
+
+
+def test_nodepool_defaults_appear(custom, unique):
+    created = create_nodepool(custom, nodepool(unique))
+    assert created["spec"]["disruption"] == {"budgets": [{"nodes": "10%"}], "consolidateAfter": "0s",
+                                             "consolidationPolicy": "WhenEmptyOrUnderutilized"}
+    assert created["spec"]["template"]["spec"]["expireAfter"] == "720h"
+    nodeclass = create_nodeclass(custom, ec2nodeclass(unique))
+    assert nodeclass["spec"]["metadataOptions"] == {"httpEndpoint": "enabled", "httpProtocolIPv6": "disabled",
+                                                    "httpPutResponseHopLimit": 1, "httpTokens": "required"}
+
+
+def test_bad_consolidation_policy_enum_is_422_with_the_field(custom, unique):
+    message, fields = rejected(create_nodepool, custom, nodepool(unique, disruption={"consolidationPolicy": "Sometimes", "consolidateAfter": "1m"}))
+    assert fields == {"spec.disruption.consolidationPolicy": [
+        'Unsupported value: "Sometimes": supported values: "WhenEmpty", "WhenEmptyOrUnderutilized", "Balanced"']}
+    assert message.startswith('NodePool.karpenter.sh "%s" is invalid: spec.disruption.consolidationPolicy' % unique)
+    with pytest.raises(ApiException):
+        custom.get_cluster_custom_object("karpenter.sh", "v1", "nodepools", unique)
+
+
+@pytest.mark.parametrize("spec, field, wording", [
+    ({"weight": 101}, "spec.weight", "should be less than or equal to 100"),
+    ({"weight": "high"}, "spec.weight", "must be of type integer"),
+    ({"disruption": {"consolidateAfter": "5 minutes"}}, "spec.disruption.consolidateAfter", "should match"),
+    ({"disruption": {"budgets": [{"nodes": "110%"}], "consolidateAfter": "1m"}}, "spec.disruption.budgets[0].nodes", "should match"),
+    ({"limits": {"nvidia.com/gpu": True}}, "spec.limits.nvidia.com/gpu", "must be of type integer or string"),
+])
+def test_schema_violations_name_the_field(custom, unique, spec, field, wording):
+    _, fields = rejected(create_nodepool, custom, nodepool(unique, **spec))
+    assert field in fields, fields
+    assert any(wording in message for message in fields[field]), fields
+
+
+def test_missing_required_fields_are_reported(custom, unique):
+    body = nodepool(unique)
+    del body["spec"]["template"]["spec"]["nodeClassRef"]
+    _, fields = rejected(create_nodepool, custom, body)
+    assert fields == {"spec.template.spec.nodeClassRef": ["Required value"]}
+    nodeclass = ec2nodeclass(unique)
+    del nodeclass["spec"]["subnetSelectorTerms"]
+    _, fields = rejected(create_nodeclass, custom, nodeclass)
+    assert fields == {"spec.subnetSelectorTerms": ["Required value"]}
+
+
+def test_unknown_fields_are_pruned_with_a_warning_or_rejected_when_strict(kube, custom, unique):
+    body = nodepool(unique, consolidation={"enabled": True})
+    created = create_nodepool(custom, body)
+    assert "consolidation" not in created["spec"]
+    strict = nodepool(unique + "-s", consolidation={"enabled": True})
+    status, answer = kube.request("POST", "/apis/karpenter.sh/v1/nodepools?fieldValidation=Strict", strict)
+    assert status == 400 and "spec.consolidation" in answer["message"]
+
+
+# ---------------------------------------------------------------- CEL rules over HTTP
+def test_cel_role_xor_instance_profile(custom, unique):
+    _, fields = rejected(create_nodeclass, custom, ec2nodeclass(unique, instanceProfile="KarpenterProfile"))
+    assert fields == {"spec": ["Invalid value: \"object\": must specify exactly one of ['role', 'instanceProfile']"]}
+    neither = ec2nodeclass(unique)
+    del neither["spec"]["role"]
+    _, fields = rejected(create_nodeclass, custom, neither)
+    assert "must specify exactly one of ['role', 'instanceProfile']" in fields["spec"][0]
+    only_profile = ec2nodeclass(unique, instanceProfile="KarpenterProfile")
+    del only_profile["spec"]["role"]
+    assert create_nodeclass(custom, only_profile)["spec"]["instanceProfile"] == "KarpenterProfile"
+
+
+def test_cel_alias_rules(custom, unique):
+    _, fields = rejected(create_nodeclass, custom, ec2nodeclass(unique, amiSelectorTerms=[{"alias": "al2023@latest"}, {"id": "ami-123"}]))
+    assert any("'alias' is mutually exclusive" in m for m in fields["spec.amiSelectorTerms"])
+    _, fields = rejected(create_nodeclass, custom, ec2nodeclass(unique, amiSelectorTerms=[{"alias": "ubuntu@latest"}]))
+    assert any("family is not supported" in m for m in fields["spec.amiSelectorTerms[0].alias"])
+    _, fields = rejected(create_nodeclass, custom, ec2nodeclass(unique, amiFamily="Bottlerocket"))
+    assert any("amiFamily must be 'AL2023' or 'Custom'" in m for m in fields["spec"])
+    _, fields = rejected(create_nodeclass, custom, ec2nodeclass(unique, tags={"kubernetes.io/cluster/demo": "owned"}))
+    assert any("restricted tag matching kubernetes.io/cluster/" in m for m in fields["spec.tags"])
+
+
+def test_cel_restricted_label_domains_in_requirements_and_labels(custom, unique):
+    _, fields = rejected(create_nodepool, custom, nodepool(unique, requirements=[
+        {"key": "karpenter.sh/custom-thing", "operator": "In", "values": ["x"]}]))
+    assert fields == {"spec.template.spec.requirements[0].key": ['Invalid value: "karpenter.sh/custom-thing": label domain "karpenter.sh" is restricted']}
+    _, fields = rejected(create_nodepool, custom, nodepool(unique, requirements=[
+        {"key": "karpenter.k8s.aws/instance-gpu-name", "operator": "In", "values": ["h100"]},
+        {"key": "kubernetes.io/hostname", "operator": "In", "values": ["x"]}]))
+    assert list(fields) == ["spec.template.spec.requirements[1].key"]
+    body = nodepool(unique)
+    body["spec"]["template"]["metadata"]["labels"]["karpenter.sh/nodepool"] = "other"
+    _, fields = rejected(create_nodepool, custom, body)
+    assert any('label "karpenter.sh/nodepool" is restricted' in m for m in fields["spec.template.metadata.labels"])
+    allowed = nodepool(unique, requirements=[{"key": "karpenter.sh/capacity-type", "operator": "In", "values": ["on-demand"]},
+                                             {"key": "karpenter.k8s.aws/instance-gpu-name", "operator": "In", "values": ["h100", "a100"]}])
+    assert create_nodepool(custom, allowed)["metadata"]["name"] == unique
+
+
+def test_cel_requirement_operator_rules(custom, unique):
+    _, fields = rejected(create_nodepool, custom, nodepool(unique, requirements=[
+        {"key": "karpenter.k8s.aws/instance-gpu-count", "operator": "Gt", "values": ["-1"]}]))
+    assert any("must have a single positive integer value" in m for m in fields["spec.template.spec.requirements"])
+    _, fields = rejected(create_nodepool, custom, nodepool(unique, requirements=[
+        {"key": "node.kubernetes.io/instance-type", "operator": "In", "values": []}]))
+    assert any("with operator 'In' must have a value defined" in m for m in fields["spec.template.spec.requirements"])
+    _, fields = rejected(create_nodepool, custom, nodepool(unique, requirements=[
+        {"key": "node.kubernetes.io/instance-type", "operator": "In", "values": ["p5.48xlarge"], "minValues": 2}]))
+    assert any("'minValues' must have at least that many values" in m for m in fields["spec.template.spec.requirements"])
+
+
+def test_cel_budget_schedule_needs_duration(custom, unique):
+    _, fields = rejected(create_nodepool, custom, nodepool(unique, disruption={"consolidateAfter": "1m", "budgets": [{"nodes": "1", "schedule": "@daily"}]}))
+    assert fields == {"spec.disruption.budgets": ['Invalid value: "array": \'schedule\' must be set with \'duration\'']}
+    ok = nodepool(unique, disruption={"consolidateAfter": "1m", "budgets": [{"nodes": "1", "schedule": "@daily", "duration": "10m"}]})
+    assert create_nodepool(custom, ok)["spec"]["disruption"]["budgets"][0]["duration"] == "10m"
+
+
+def test_cel_transition_rule_node_class_ref_group_is_immutable(custom, unique):
+    create_nodepool(custom, nodepool(unique))
+    patch = {"spec": {"template": {"spec": {"nodeClassRef": {"group": "example.com", "kind": "EC2NodeClass", "name": "default"}}}}}
+    _, fields = rejected(custom.patch_cluster_custom_object, "karpenter.sh", "v1", "nodepools", unique, patch)
+    assert fields == {"spec.template.spec.nodeClassRef": ['Invalid value: "object": nodeClassRef.group is immutable']}
+    renamed = {"spec": {"template": {"spec": {"nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": "gpu"}}}}}
+    assert custom.patch_cluster_custom_object("karpenter.sh", "v1", "nodepools", unique, renamed)["spec"]["template"]["spec"]["nodeClassRef"]["name"] == "gpu"
+
+
+def test_cel_static_nodepool_transition_and_limits(custom, unique):
+    create_nodepool(custom, nodepool(unique))
+    _, fields = rejected(custom.patch_cluster_custom_object, "karpenter.sh", "v1", "nodepools", unique, {"spec": {"replicas": 2}})
+    assert any("Cannot transition NodePool between static" in m for m in fields["spec"])
+    _, fields = rejected(create_nodepool, custom, nodepool(unique + "-static", replicas=2, limits={"cpu": "10"}))
+    assert any("only 'limits.nodes' is supported on static NodePools" in m for m in fields["spec"])
+
+
+def test_cel_node_overlay_rules(custom, unique):
+    create = custom.create_cluster_custom_object
+    _, fields = rejected(create, "karpenter.sh", "v1alpha1", "nodeoverlays", nodeoverlay(unique, capacity={"cpu": "4"}))
+    assert fields == {"spec.capacity": ['Invalid value: "object": invalid resource restricted']}
+    _, fields = rejected(create, "karpenter.sh", "v1alpha1", "nodeoverlays", nodeoverlay(unique, price="1.0", priceAdjustment="-10%"))
+    assert any("cannot set both 'price' and 'priceAdjustment'" in m for m in fields["spec"])
+
+
+def test_rule_report_lists_every_rule_and_counts_evaluations(kube, custom, unique):
+    status, report = kube.request("GET", "/emulator/cel-rules")
+    assert status == 200
+    crds = [yaml.safe_load(open(path)) for path in default_crds()]
+    expected = 0
+    for crd in crds:
+        for version in crd["spec"]["versions"]:
+            expected += sum(len(rules) for rules in _validations(version["schema"]))
+    assert len(report["rules"]) == expected
+    assert report["enforced"] + report["skipped"] == expected
+    assert report["skipped"] == 0, [r for r in report["rules"] if not r["enforced"]]
+    rejected(create_nodeclass, custom, ec2nodeclass(unique, instanceProfile="p"))
+    after = kube.request("GET", "/emulator/cel-rules")[1]
+    xor = [r for r in after["rules"] if r["message"] == "must specify exactly one of ['role', 'instanceProfile']"][0]
+    assert xor["evaluations"] >= 1 and xor["rejections"] >= 1 and xor["transition"] is False
+
+
+def _validations(node):
+    found = []
+    if isinstance(node, dict):
+        if "x-kubernetes-validations" in node:
+            found.append(node["x-kubernetes-validations"])
+        for value in node.values():
+            found.extend(_validations(value))
+    elif isinstance(node, list):
+        for value in node:
+            found.extend(_validations(value))
+    return found
+
+
+# ---------------------------------------------------------------- pure functions
+def test_schema_conversion_handles_kubernetes_extensions():
+    schema = {"type": "object", "properties": {
+        "q": {"x-kubernetes-int-or-string": True, "anyOf": [{"type": "integer"}, {"type": "string"}]},
+        "n": {"type": "string", "nullable": True, "enum": ["a"]},
+        "x": {"type": "integer", "minimum": 0, "exclusiveMinimum": True},
+        "free": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+        "tags": {"type": "array", "items": {"type": "string"}, "x-kubernetes-list-type": "set"},
+    }}
+    checker = admission.SchemaAdmission("t.example.com", "v1", schema)
+    assert checker.admit({"q": 3, "n": None, "x": 1, "free": {"any": {"thing": 1}}, "tags": ["a", "b"]})[0] == []
+    causes, _ = checker.admit({"q": 1.5, "x": 0, "tags": ["a", "a"]})
+    assert {c["field"] for c in causes} == {"q", "x", "tags"}
+
+
+def test_prune_and_defaults_follow_the_schema():
+    schema = {"type": "object", "properties": {
+        "apiVersion": {"type": "string"}, "kind": {"type": "string"}, "metadata": {"type": "object"},
+        "spec": {"type": "object", "default": {}, "properties": {
+            "a": {"type": "object", "default": {"b": 1}, "properties": {"b": {"type": "integer"}, "c": {"type": "string", "default": "x"}}},
+            "free": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}}}
+    obj = {"apiVersion": "v1", "kind": "T", "metadata": {"name": "n", "weird": 1}, "spec": {"zzz": 1, "free": {"kept": True}}, "top": 1}
+    removed = admission.prune(obj, schema)
+    assert sorted(removed) == ["spec.zzz", "top"]
+    admission.apply_defaults(obj, schema)
+    assert obj["spec"] == {"free": {"kept": True}, "a": {"b": 1, "c": "x"}}
+    assert obj["metadata"] == {"name": "n", "weird": 1}  # metadata is not the CRD schema's to prune
+
+
+def test_every_installed_crd_rule_compiles():
+    for path in default_crds():
+        crd = yaml.safe_load(open(path))
+        for version in crd["spec"]["versions"]:
+            checker = admission.SchemaAdmission(crd["metadata"]["name"], version["name"], version["schema"]["openAPIV3Schema"])
+            skipped = [(r.location(), r.skip_reason) for r in checker.rules if not r.enforced]
+            assert skipped == []
+
+
+def test_cel_rule_with_an_unknown_function_is_skipped_not_enforced():
+    rule = admission.CelRule("x", "v1", ("spec",), {"rule": "isQuantity(self.size)", "message": "m"})
+    assert not rule.enforced and "isQuantity" in rule.skip_reason
+    assert rule.evaluate({"size": "x"}, None, False) is None
+    broken = admission.CelRule("x", "v1", ("spec",), {"rule": "self.a ==", "message": "m"})
+    assert not broken.enforced and "does not compile" in broken.skip_reason
+
+
+@pytest.mark.parametrize("text, labels, expected", [
+    ("a=1", {"a": "1"}, True),
+    ("a==1,b!=2", {"a": "1", "b": "3"}, True),
+    ("a!=1", {}, True),
+    ("a in (1, 2)", {"a": "2"}, True),
+    ("a notin (1,2)", {"a": "2"}, False),
+    ("a notin (1,2)", {}, True),
+    ("a,!b", {"a": ""}, True),
+    ("!a", {"a": "x"}, False),
+    ("nvidia.com/gpu.present=true,node.kubernetes.io/instance-type in (p5.48xlarge)",
+     {"nvidia.com/gpu.present": "true", "node.kubernetes.io/instance-type": "p5.48xlarge"}, True),
+])
+def test_label_selector_semantics(text, labels, expected):
+    assert selectors.match_labels(selectors.parse_label_selector(text), labels) is expected
+
+
+@pytest.mark.parametrize("text", ["a in b", "=x", "a=(b)", "a in (b"])
+def test_label_selector_syntax_errors(text):
+    with pytest.raises(selectors.SelectorError):
+        selectors.parse_label_selector(text)
+
+
+def test_field_selector_semantics():
+    pod = {"metadata": {"name": "p"}, "spec": {"nodeName": "gpu-1"}, "status": {"phase": "Running"}}
+    assert selectors.match_fields(selectors.parse_field_selector("spec.nodeName=gpu-1,status.phase!=Pending"), pod)
+    assert not selectors.match_fields(selectors.parse_field_selector("spec.nodeName==gpu-2"), pod)
+    assert selectors.match_fields(selectors.parse_field_selector("spec.missing="), copy.deepcopy(pod))
+    with pytest.raises(selectors.SelectorError):
+        selectors.parse_field_selector("spec.nodeName")
+    assert os.path.basename(default_crds()[0]) == "karpenter.sh_nodepools.yaml"
