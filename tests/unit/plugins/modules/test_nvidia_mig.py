@@ -1,0 +1,221 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, gpu_slicing.eks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""nvidia_mig against the nvidia-smi simulator: idempotence, call budgets, busy slices, rollback, Ampere."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import collections
+
+import pytest
+
+from ansible_collections.gpu_slicing.eks.plugins.modules import nvidia_mig
+from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import configs
+from ansible_collections.gpu_slicing.eks.tests.unit.plugins.modules.nvidia_smi_harness import Node, run_module
+
+BALANCED_H100 = {"3g.40gb": 1, "2g.20gb": 1, "1g.10gb": 2}
+
+
+@pytest.fixture
+def apply(capsys):
+    def run(node, check=False, diff=False, **args):
+        args.setdefault("nvidia_smi_path", node.smi)
+        args.setdefault("persist_path", node.persist_path)
+        return run_module(capsys, nvidia_mig.main, args, check=check, diff=diff)
+    return run
+
+
+def _counts(node, gpu):
+    return dict(collections.Counter(name for name, _start in node.layout(gpu)))
+
+
+def test_from_scratch_then_converged(tmp_path, apply):
+    node = Node(tmp_path, "p5", model="h100-80gb", gpus=8)
+    result, failed = apply(node, layout=BALANCED_H100)
+    assert not failed, result["msg"] if failed else ""
+    assert result["changed"] is True
+    calls = node.calls()
+    assert len(calls) <= 2 + 2 * 8, [c["argv"] for c in calls]
+    assert result["nvidia_smi_calls"] == len(calls)
+    for gpu in range(8):
+        assert _counts(node, gpu) == BALANCED_H100
+    # the returned instances are the simulator's, with their MIG UUIDs
+    first = result["gpus"][0]
+    assert first["mig_mode"] == {"current": "enabled", "pending": "enabled"}
+    returned = dict(((i["profile"], i["placement"]["start"]), i["mig_uuid"]) for i in first["instances"])
+    assert returned == node.mig_uuids(0)
+
+    node.sim.clear_calls()
+    result, failed = apply(node, layout=BALANCED_H100)
+    assert not failed and result["changed"] is False
+    assert len(node.calls()) <= 3
+    assert node.mutating() == []
+    assert result["actions"] == []
+
+
+def test_check_mode_runs_only_read_only_commands(tmp_path, apply):
+    node = Node(tmp_path, "p5", model="h100-80gb", gpus=2)
+    before = node.sim.state()
+    result, failed = apply(node, check=True, layout=BALANCED_H100)
+    assert not failed and result["changed"] is True
+    assert node.mutating() == []
+    assert node.sim.state() == before
+    planned = [" ".join(a[1:]) for a in result["actions"]]
+    assert planned[0] == "-i 0,1 -mig 1"
+    assert len([a for a in planned if "-cgi" in a]) == 2
+    assert all(c["argv"][0] in ("-q", "-L", "mig") for c in node.calls())
+
+
+def test_kept_instances_are_untouched(tmp_path, apply):
+    node = Node(tmp_path, "p5", model="h100-80gb", gpus=1, mig=True, layout=[("3g.40gb", 4), ("7g.80gb", 0)][:1])
+    node.sim.add_process(0, 4242, "trainer", gi=2, ci=0)
+    kept_uuid = node.mig_uuids(0)[("3g.40gb", 4)]
+    result, failed = apply(node, layout=BALANCED_H100)
+    assert not failed, result.get("msg")
+    assert node.mig_uuids(0)[("3g.40gb", 4)] == kept_uuid
+    assert not any("-dgi" in argv or "-dci" in argv for argv in node.mutating())
+    assert _counts(node, 0) == BALANCED_H100
+
+
+def test_busy_slice_is_refused_with_pids(tmp_path, apply):
+    node = Node(tmp_path, "p5", model="h100-80gb", gpus=1, mig=True, layout=["3g.40gb", "3g.40gb"])
+    node.sim.add_process(0, 4242, "trainer", gi=2, ci=0)
+    node.sim.add_process(0, 4343, "notebook", gi=1, ci=0)
+    result, failed = apply(node, layout={"1g.10gb": 7})
+    assert failed
+    assert "4242" in result["msg"] and "4343" in result["msg"]
+    assert node.mutating() == []
+    assert _counts(node, 0) == {"3g.40gb": 2}
+
+
+def test_force_on_a_busy_slice_meets_the_driver_refusal(tmp_path, apply):
+    # force lets the module try; the driver still refuses to destroy a compute instance in use.
+    node = Node(tmp_path, "p5", model="h100-80gb", gpus=1, mig=True, layout=["3g.40gb", "3g.40gb"])
+    node.sim.add_process(0, 4242, "trainer", gi=2, ci=0)
+    result, failed = apply(node, layout={"1g.10gb": 7}, force=True)
+    assert failed
+    assert "In use by another client" in result["msg"]
+    assert node.mutating(), "force must attempt the destroy"
+    assert ("3g.40gb", 4) in node.layout(0)
+
+
+def _failed_create_on_gpu1(tmp_path, apply):
+    node = Node(tmp_path, "p5", model="h100-80gb", gpus=3, mig=True, layout=["7g.80gb"])
+    node.sim.set_faults(fail_create_nth=6)  # GPU 0 creates 4 GIs; the 2nd GI on GPU 1 fails
+    result, failed = apply(node, layout=BALANCED_H100)
+    assert failed
+    return node, result["msg"]
+
+
+def test_failed_create_rolls_back_and_reports_every_gpu(tmp_path, apply):
+    node, msg = _failed_create_on_gpu1(tmp_path, apply)
+    assert "Unknown Error" in msg
+    assert "rollback of GPU 1" in msg
+    assert _counts(node, 0) == BALANCED_H100           # changed before the failure, and says so
+    assert node.layout(1) == [("7g.80gb", 0)]          # previous layout restored
+    state_now = msg.split("State now:")[1]
+    for gpu in ("GPU0", "GPU1", "GPU2"):
+        assert gpu in state_now
+
+
+def test_failed_create_leaves_later_gpus_untouched(tmp_path, apply):
+    # atomic per GPU: GPU 2 comes after the failing GPU 1 and must keep its layout
+    node, msg = _failed_create_on_gpu1(tmp_path, apply)
+    assert node.layout(2) == [("7g.80gb", 0)], msg
+
+
+def test_ampere_pending_needs_reboot_or_reset(tmp_path, apply):
+    node = Node(tmp_path, "p4d", model="a100-40gb", gpus=2)
+    result, failed = apply(node, layout={"3g.20gb": 2})
+    assert not failed, result.get("msg")
+    assert result["reboot_required"] is True
+    assert [(g["mig_current"], g["mig_pending"]) for g in node.sim.state()["gpus"]] == [(False, True)] * 2
+    assert not any("-cgi" in argv for argv in node.mutating())
+
+    node2 = Node(tmp_path, "p4d-reset", model="a100-40gb", gpus=2)
+    result, failed = apply(node2, layout={"3g.20gb": 2}, allow_gpu_reset=True)
+    assert not failed, result.get("msg")
+    assert result["reboot_required"] is False
+    assert any(argv[1] in ("-r", "--gpu-reset") or "-r" in argv for argv in node2.mutating())
+    assert _counts(node2, 0) == {"3g.20gb": 2} and _counts(node2, 1) == {"3g.20gb": 2}
+
+
+def test_non_mig_gpu_is_skipped(tmp_path, apply):
+    node = Node(tmp_path, "mixed", models=["h100-80gb", "a10g-24gb"])
+    result, failed = apply(node, layout={"7g.80gb": 1})
+    assert not failed, result.get("msg")
+    assert [(s["index"], s["reason"]) for s in result["skipped_gpus"]] == [(1, "not MIG capable")]
+    assert node.layout(0) == [("7g.80gb", 0)]
+    assert not any("1" in argv[argv.index("-i") + 1].split(",") for argv in node.mutating() if "-i" in argv)
+
+
+@pytest.mark.parametrize("model,config,expected", [
+    ("h100-80gb", "all-balanced", {"1g.10gb": 2, "2g.20gb": 1, "3g.40gb": 1}),
+    ("h100-80gb", "all-1g.10gb", {"1g.10gb": 7}),
+    ("a100-40gb", "all-1g.10gb", {"1g.10gb": 4}),
+    ("h200-141gb", "all-balanced", {"1g.18gb": 2, "2g.35gb": 1, "3g.71gb": 1}),
+])
+def test_builtin_config_by_name(tmp_path, apply, model, config, expected):
+    node = Node(tmp_path, "n", model=model, gpus=2, mig=True)
+    result, failed = apply(node, config=config)
+    assert not failed, result.get("msg")
+    assert _counts(node, 0) == expected and _counts(node, 1) == expected
+
+
+def test_config_file_and_persisted_file(tmp_path, apply):
+    node = Node(tmp_path, "n", model="h100-80gb", gpus=2)
+    config_file = tmp_path / "mig.yaml"
+    config_file.write_text(
+        "version: v1\nmig-configs:\n  mine:\n    - devices: [0]\n      mig-enabled: true\n"
+        "      mig-devices:\n        4g.40gb: 1\n        3g.40gb: 1\n    - devices: [1]\n      mig-enabled: false\n")
+    result, failed = apply(node, config="mine", config_file=str(config_file))
+    assert not failed, result.get("msg")
+    assert _counts(node, 0) == {"4g.40gb": 1, "3g.40gb": 1}
+    assert [g["mig_current"] for g in node.sim.state()["gpus"]] == [True, False]
+    # the persisted file re-applies to the same state: converged, no mutating call
+    with open(node.persist_path) as handle:
+        data, _loader = configs.load_config_text(handle.read())
+    assert list(data["mig-configs"]) == [configs.PERSIST_LABEL]
+    node.sim.clear_calls()
+    result, failed = apply(node, config=configs.PERSIST_LABEL, config_file=node.persist_path, persist=False)
+    assert not failed and result["changed"] is False and node.mutating() == []
+
+
+def test_diff_shows_slot_diagrams(tmp_path, apply):
+    node = Node(tmp_path, "n", model="h100-80gb", gpus=1, mig=True, layout=["7g.80gb"])
+    result, failed = apply(node, check=True, diff=True, layout=BALANCED_H100)
+    assert not failed
+    before, after = result["diff"]["before"], result["diff"]["after"]
+    assert "7g.80gb" in before and "7g.80gb" not in after
+    assert "3g.40gb" in after and "2g.20gb" in after and after.count("[1g ]") == 2
+    assert before.startswith("GPU0 H100") and after.startswith("GPU0 H100")
+
+
+def test_disable_destroys_instances_then_mode(tmp_path, apply):
+    node = Node(tmp_path, "n", model="h100-80gb", gpus=1, mig=True, layout=["3g.40gb", "2g.20gb"])
+    result, failed = apply(node, mig_mode="disabled")
+    assert not failed, result.get("msg")
+    state = node.sim.state()["gpus"][0]
+    assert (state["mig_current"], state["gpu_instances"]) == (False, [])
+
+
+@pytest.mark.parametrize("args,words", [
+    ({"layout": {"9g.99gb": 1}}, ["9g.99gb", "1g.10gb"]),                 # unknown profile lists valid ones
+    ({"layout": {"4g.40gb": 1, "3g.40gb": 1, "1g.10gb": 1}}, ["4g.40gb", "3g.40gb", "1g.10gb"]),  # infeasible
+    ({"layout": {"1g.10gb": 8}}, ["1g.10gb"]),                             # over max count
+    ({"layout": {"1g.10gb": 1}, "gpus": ["9"]}, ["9"]),                   # unknown GPU
+    ({"config": "all-no-such-label"}, ["all-no-such-label"]),
+    ({"layout": {"1g.10gb": 1}, "mig_mode": "disabled"}, ["disabled"]),
+    ({"layout": "1g.10gb"}, ["layout"]),
+])
+def test_bad_input_changes_nothing(tmp_path, apply, args, words):
+    node = Node(tmp_path, "n", model="h100-80gb", gpus=1)
+    before = node.sim.state()
+    result, failed = apply(node, **args)
+    assert failed
+    for word in words:
+        assert word in result["msg"], result["msg"]
+    assert node.mutating() == []
+    assert node.sim.state() == before
