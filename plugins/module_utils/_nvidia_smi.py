@@ -223,8 +223,8 @@ def parse_query_csv(text, fields=None):
         return []
     units = {}
     first = [c.strip() for c in lines[0].split(",")]
-    looks_like_header = fields is None or first == list(fields) or any("[" in c and c.endswith("]") and " " in c
-                                                                         for c in first)
+    has_units = any("[" in c and c.endswith("]") and " " in c for c in first)
+    looks_like_header = fields is None or first == list(fields) or has_units
     if fields is not None and not looks_like_header:
         keys = list(fields)
         rows = lines

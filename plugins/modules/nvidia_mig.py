@@ -28,9 +28,11 @@ author:
   - gpu_slicing.eks maintainers (@gpu-slicing)
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Runs only read-only C(nvidia-smi) commands and returns the commands it would run.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Before/after per GPU, with a diagram of the memory slots.
 options:
@@ -49,8 +51,8 @@ options:
     choices: [enabled, disabled]
   layout:
     description:
-      - Desired GPU instances on every selected GPU, as a list of profile names (V([3g.40gb, 2g.20gb, 1g.10gb])) or a
-        mapping profile name to count (V({1g.10gb: 2, 3g.40gb: 1})). Names may carry the C(MIG ) prefix.
+      - "Desired GPU instances on every selected GPU, as a list of profile names (V([3g.40gb, 2g.20gb, 1g.10gb])) or a
+        mapping profile name to count (V({1g.10gb: 2, 3g.40gb: 1})). Names may carry the C(MIG ) prefix."
       - An empty list or mapping means MIG enabled with no instances.
       - Mutually exclusive with O(config).
     type: raw
@@ -462,8 +464,8 @@ def rollback_gpu(runner, plan, created):
         tuples = [(gi.profile_id, gi.start) for gi in plan.destroy]
         try:
             runner.run(smi.argv_create_gi(index, tuples, True, path))
-            notes.append("restored the destroyed instances %s" % ", ".join("%s@%d" % (gi.profile_name, gi.start)
-                                                                            for gi in plan.destroy))
+            restored = ", ".join("%s@%d" % (gi.profile_name, gi.start) for gi in plan.destroy)
+            notes.append("restored the destroyed instances %s" % restored)
         except smi.NvidiaSmiError as exc:
             notes.append("could not restore the destroyed instances (%s)" % exc)
     return "; ".join(notes) or "nothing to roll back"

@@ -23,9 +23,11 @@ author:
   - gpu_slicing.eks maintainers (@gpu-slicing)
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: The module never changes anything.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 options:
   gpus:

@@ -423,7 +423,7 @@ class _MiniYaml(object):
             for part in parts:
                 key, sep, value = self._split_key(part)
                 if not sep:
-                    raise self.error("expected 'key: value' in {...}", number)
+                    raise self.error("expected 'key: value' in a flow mapping", number)
                 out[key] = self.scalar(value, number) if value else None
             return out
         if text[0] == '"':

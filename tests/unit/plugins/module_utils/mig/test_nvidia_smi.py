@@ -262,7 +262,8 @@ def test_is_mutating(argv, mutating):
 def _subprocess_run_command(argv, environ_update=None):
     env = dict(os.environ)
     env.update(environ_update or {})
-    proc = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    proc = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                          check=False)
     return proc.returncode, proc.stdout, proc.stderr
 
 

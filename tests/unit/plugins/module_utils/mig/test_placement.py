@@ -29,7 +29,7 @@ def brute_force_feasible(requests, model, fixed=()):
         return False
     if sum(by_name[n].compute_slices * c for n, c in total.items()) > max(p.compute_slices for p in model.profiles):
         return False
-    items = [n for n, c in sorted(requests.items()) for _ in range(c)]
+    items = [n for n, c in sorted(requests.items()) for _i in range(c)]
     fixed_slots = set()
     for name, start in fixed:
         fixed_slots.update(range(start, start + by_name[name].size))

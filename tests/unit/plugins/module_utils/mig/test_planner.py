@@ -218,8 +218,8 @@ def scenario(draw):
     busy = draw(st.lists(st.sampled_from([s for _n, s in current]), unique=True, max_size=2))
     # Desired = the current multiset with some removed and some added (the interesting, overlapping case).
     kept_names = draw(st.lists(st.sampled_from([n for n, _s in current]), max_size=len(current)))
-    desired = collections.Counter(kept_names) + collections.Counter(draw(st.lists(st.sampled_from(small + names),
-                                                                                   max_size=3)))
+    added = draw(st.lists(st.sampled_from(small + names), max_size=3))
+    desired = collections.Counter(kept_names) + collections.Counter(added)
     force = draw(st.booleans())
     return model, current, busy, dict(desired), force
 
