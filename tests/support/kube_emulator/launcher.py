@@ -36,17 +36,21 @@ def default_crds():
     return tuple(os.path.join(CRD_DIR, name) for name in DEFAULT_CRD_FILES)
 
 
+def collections_parent():
+    """The directory holding the ``ansible_collections`` tree this package was imported from (or None)."""
+    parts = __name__.split(".")
+    if parts[0] != "ansible_collections":
+        return None
+    # Walk up from this file as many levels as the package has below the ansible_collections parent.
+    root = _HERE
+    for _ in range(len(parts) - 1):
+        root = os.path.dirname(root)
+    return root
+
+
 def _python_path():
     """PYTHONPATH that makes ``ansible_collections.gpu_slicing.eks`` importable in the child process."""
-    parts = __name__.split(".")
-    if parts[0] == "ansible_collections":
-        # Walk up from this file as many levels as the package has below the ansible_collections parent.
-        root = _HERE
-        for _ in range(len(parts) - 1):
-            root = os.path.dirname(root)
-        extra = [root]
-    else:
-        extra = []
+    extra = [collections_parent()] if collections_parent() else []
     current = os.environ.get("PYTHONPATH")
     return os.pathsep.join(extra + ([current] if current else []))
 
