@@ -21,7 +21,7 @@ description:
   - The configuration file name must end with C(gpu_nodes.yml) or C(gpu_nodes.yaml).
   - Needs only the IAM actions C(ec2:DescribeInstances) and C(ec2:DescribeInstanceTypes).
 author:
-  - gpu_slicing.eks contributors
+  - gpu_slicing.eks contributors (@gpu-slicing)
 requirements:
   - boto3
 extends_documentation_fragment:
@@ -254,6 +254,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         super(InventoryModule, self).__init__()
         self._boto_session = None
         self._api_calls = {}
+        self._path = None
 
     def verify_file(self, path):
         return super(InventoryModule, self).verify_file(path) and path.endswith(("gpu_nodes.yml", "gpu_nodes.yaml"))
@@ -511,8 +512,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                     result = cached
             except (KeyError, AttributeError):
                 pass
-        if use_cache:
-            try:
+            try:  # GPU facts per instance type never change: reuse them even when the query changed
                 known_types = self._cache[types_key] or {}
             except KeyError:
                 known_types = {}

@@ -121,8 +121,7 @@ def paginate(client, operation, result_key, page_size=None, retries=DEFAULT_RETR
         request["MaxResults"] = page_size
     while True:
         page = call_with_retry(method, retries=retries, on_retry=on_retry, **request)
-        for item in page.get(result_key, []):
-            yield item
+        yield from page.get(result_key, [])
         token = page.get("NextToken")
         if not token:
             return

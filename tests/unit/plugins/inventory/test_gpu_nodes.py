@@ -162,7 +162,7 @@ class Runner:
             else:
                 run_env[key] = value
         proc = subprocess.run([ANSIBLE_INVENTORY, "-i", str(path), "--list"] + list(args), env=run_env,
-                              capture_output=True, text=True, timeout=300)
+                              capture_output=True, text=True, timeout=300, check=False)
         if expect_ok:
             assert proc.returncode == 0, proc.stderr
             return unwrap(json.loads(proc.stdout))
@@ -342,8 +342,17 @@ def test_cache_serves_second_run_with_endpoint_down(runner, moto, tmp_path):
 
 def test_changed_query_options_bypass_the_cache(runner, moto, tmp_path):
     cache = "cache: true\ncache_plugin: ansible.builtin.jsonfile\ncache_connection: %s\n" % (tmp_path / "cache")
-    prod = runner.run("plugin: gpu_slicing.eks.gpu_nodes\nregions: [us-east-1]\ncluster_name: prod\n" + cache)
-    dev = runner.run("plugin: gpu_slicing.eks.gpu_nodes\nregions: [us-east-1]\ncluster_name: dev\n" + cache)
+    with FaultProxy(moto[0].endpoint_url) as proxy:
+        env = {"AWS_ENDPOINT_URL": proxy.endpoint_url}
+        prod = runner.run("plugin: gpu_slicing.eks.gpu_nodes\nregions: [us-east-1]\ncluster_name: prod\n" + cache, env=env)
+        assert proxy.actions == ["DescribeInstances", "DescribeInstanceTypes"]
+        # same file, other cluster: instances are queried again, the p5/p4d GPU facts come from the cache
+        dev = runner.run("plugin: gpu_slicing.eks.gpu_nodes\nregions: [us-east-1]\ncluster_name: dev\n" + cache, env=env)
+        assert proxy.actions == ["DescribeInstances", "DescribeInstanceTypes", "DescribeInstances"]
+        # --flush-cache asks for everything again
+        runner.run("plugin: gpu_slicing.eks.gpu_nodes\nregions: [us-east-1]\ncluster_name: dev\n" + cache, env=env,
+                   args=["--flush-cache"])
+        assert proxy.actions[3:] == ["DescribeInstances", "DescribeInstanceTypes"]
     assert len(prod["_meta"]["hostvars"]) == 7 and len(dev["_meta"]["hostvars"]) == 2
 
 
