@@ -164,6 +164,10 @@ def up(workdir):
                 "karpenter_gpu_kubeconfig": kubeconfig,
                 "karpenter_gpu_cluster_name": CLUSTER,
                 "aws_endpoint_url": moto.endpoint_url,
+                "gpu_slicing_cluster_mode": "device_plugin",
+                "device_plugin_kubeconfig": kubeconfig,
+                "device_plugin_wait": False,  # the emulator runs no DaemonSet controller
+                "gpu_slicing_report_dir": os.path.join(workdir, "report"),
             },
             "children": {
                 "gpu_nodes": {"hosts": hosts},
