@@ -150,7 +150,7 @@ class K8sClient(object):
     """
 
     def __init__(self, configuration=None, api_client=None, dry_run=False, max_attempts=5, base_delay=0.2,
-                 max_delay=5.0, sleep=time.sleep):
+                 max_delay=5.0, sleep=time.sleep, request_timeout=(10, 60)):
         self.api_client = api_client or kubernetes.client.ApiClient(configuration)
         self.api = kubernetes.client.CustomObjectsApi(self.api_client)
         self.dry_run = dry_run
@@ -158,6 +158,7 @@ class K8sClient(object):
         self.base_delay = base_delay
         self.max_delay = max_delay
         self.sleep = sleep
+        self.request_timeout = request_timeout
         self.requests = 0
         self.retries = 0
 
@@ -167,7 +168,7 @@ class K8sClient(object):
             attempt += 1
             self.requests += 1
             try:
-                return func(*args, **kwargs)
+                return func(*args, _request_timeout=self.request_timeout, **kwargs)
             except ApiException as exc:
                 if exc.status not in RETRY_STATUSES or attempt >= self.max_attempts:
                     raise K8sError("%s failed: HTTP %s %s%s" % (what, exc.status, exc.reason, _api_message(exc)), exc.status)

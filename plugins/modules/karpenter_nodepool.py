@@ -103,9 +103,9 @@ options:
     type: str
   mig_layout:
     description:
-      - An explicit MIG layout of every GPU for the capacity calculation, instead of looking O(mig_config) up in
+      - "An explicit MIG layout of every GPU for the capacity calculation, instead of looking O(mig_config) up in
         the built-in mig-parted configurations. Either a mapping of profile name to count per GPU (C({1g.10gb: 2,
-        2g.20gb: 1, 3g.40gb: 1})) or a list of profile names of one GPU.
+        2g.20gb: 1, 3g.40gb: 1})) or a list of profile names of one GPU."
       - Use it when O(mig_config) names a custom configuration of your mig-parted ConfigMap. O(mig_config) is still
         the label value. The layout is checked against the GPU of each instance type (profiles, counts, placement).
     type: raw
@@ -163,7 +163,7 @@ options:
     default: {}
   limits:
     description:
-      - Resource limits of the pool, for example C({nvidia.com/gpu: 16, cpu: 1000}).
+      - "Resource limits of the pool, for example C({nvidia.com/gpu: 16, cpu: 1000})."
     type: dict
   disruption:
     description:
