@@ -418,7 +418,7 @@ def _gpu_values(state, gpu, xml):
     used = _memory_used(gpu)
     reserved = 480
     device_id = spec.pci_device_ids[0]
-    mig_word = (lambda flag: _mode_word(flag)) if spec.mig_capable else (lambda flag: "N/A")
+    mig_word = _mode_word if spec.mig_capable else (lambda flag: "N/A")
     values = {
         "bus_id": gpu["bus_id"],
         "product_name": spec.product_name,
@@ -1017,8 +1017,7 @@ def create_gpu_instances(state, gpus, spec_list, with_ci):
     out = []
     changed = False
     for gpu in gpus:
-        tuples = [t for t in spec_list.split(",")]
-        for token in tuples:
+        for token in spec_list.split(","):
             prof_token, _sep, start_token = token.partition(":")
             prof = _resolve_profile(gpu, prof_token) if _model(gpu).mig_capable else None
             error = None
@@ -1625,3 +1624,11 @@ def ctl_main(argv=None):
         sys.stderr.write("nvidia-smi-sim: %s\n" % exc)
         return 2
     return 0
+
+
+if __name__ == "__main__":
+    # run by the nvidia-smi and nvidia-smi-sim wrappers: "smi ARGS..." or "ctl ARGS..."
+    if len(sys.argv) < 2 or sys.argv[1] not in ("smi", "ctl"):
+        sys.stderr.write("usage: nvidia_smi_sim.py smi|ctl ARGS...\n")
+        sys.exit(2)
+    sys.exit(smi_main(sys.argv[2:]) if sys.argv[1] == "smi" else ctl_main(sys.argv[2:]))

@@ -32,7 +32,7 @@ def test_no_state_env_is_a_clear_error(make_node):
 
 def test_mig_commands_fail_while_mig_disabled(make_node):
     node, smi = make_node()
-    rc, out, _ = smi("mig", "-cgi", "19", "-C", "-i", "0")
+    rc, out, dummy = smi("mig", "-cgi", "19", "-C", "-i", "0")
     assert rc == 3 and "Not Supported" in out
     assert node.layout() == []
     assert smi("mig", "-lgi") == (0, "No MIG-enabled devices found.\n", "")
@@ -40,7 +40,7 @@ def test_mig_commands_fail_while_mig_disabled(make_node):
 
 def test_hopper_mode_switches_at_once(make_node):
     node, smi = make_node()
-    rc, out, _ = smi("-i", "0", "-mig", "1")
+    rc, out, dummy = smi("-i", "0", "-mig", "1")
     assert rc == 0 and out == "Enabled MIG Mode for GPU 00000000:53:00.0\nAll done.\n"
     assert smi("--query-gpu=mig.mode.current,mig.mode.pending", "--format=csv,noheader")[1] == "Enabled, Enabled\n"
     assert smi("mig", "-lgi") == (0, "No GPU instances found.\n", "")
@@ -49,22 +49,22 @@ def test_hopper_mode_switches_at_once(make_node):
 def test_driver_placement_trap_and_explicit_placements(make_node):
     # mig.md 4.2: "-cgi 19,19,14,9" fails with Insufficient Resources, "9,19,14,19" works
     node, smi = make_node(mig=True)
-    rc, out, _ = smi("mig", "-i", "0", "-cgi", "19,19,14,9", "-C")
+    rc, out, dummy = smi("mig", "-i", "0", "-cgi", "19,19,14,9", "-C")
     assert rc == 23
     assert out.endswith("Unable to create a GPU instance on GPU  0 using profile 9: Insufficient Resources\n"
                         "Failed to create GPU instances: Insufficient Resources\n")
     assert _gis(node) == [("1g.10gb", 5), ("1g.10gb", 6), ("2g.20gb", 2)]  # no rollback, like the driver
     assert smi("mig", "-dci")[0] == 0 and smi("mig", "-dgi")[0] == 0
-    rc, out, _ = smi("mig", "-i", "0", "-cgi", "9,19,14,19", "-C")
+    rc, out, dummy = smi("mig", "-i", "0", "-cgi", "9,19,14,19", "-C")
     assert rc == 0, out
     assert _gis(node) == [("1g.10gb", 2), ("1g.10gb", 3), ("2g.20gb", 0), ("3g.40gb", 4)]
     assert smi("mig", "-dci")[0] == 0 and smi("mig", "-dgi")[0] == 0
-    rc, out, _ = smi("mig", "-i", "0", "-cgi", "19:0,19:1,14:2,9:4", "-C")
+    rc, out, dummy = smi("mig", "-i", "0", "-cgi", "19:0,19:1,14:2,9:4", "-C")
     assert rc == 0, out
     assert "Successfully created GPU instance ID  7 on GPU  0 using profile MIG 1g.10gb (ID 19)\n" in out
     assert "Successfully created GPU instance ID  2 on GPU  0 using profile MIG 3g.40gb (ID  9)\n" in out
     assert "Successfully created compute instance ID  0 on GPU  0 GPU instance ID  2 using profile MIG 3g.40gb (ID  2)\n" in out
-    assert [(n, s, g) for n, s, g in node.layout()] == [
+    assert node.layout() == [
         ("1g.10gb", 0, 7), ("1g.10gb", 1, 8), ("2g.20gb", 2, 4), ("3g.40gb", 4, 2)]
 
 
@@ -79,7 +79,7 @@ def test_driver_placement_trap_and_explicit_placements(make_node):
 ])
 def test_create_errors(make_node, tuples, rc, error):
     node, smi = make_node(mig=True)
-    got_rc, out, _ = smi("mig", "-i", "0", "-cgi", tuples)
+    got_rc, out, dummy = smi("mig", "-i", "0", "-cgi", tuples)
     assert got_rc == rc
     assert out.endswith("Failed to create GPU instances: %s\n" % error)
 
@@ -93,7 +93,7 @@ def test_names_and_mig_prefix_are_accepted(make_node):
 def test_lgip_free_counts_follow_occupancy(make_node):
     node, smi = make_node(mig=True)
     assert smi("mig", "-i", "0", "-cgi", "9:4", "-C")[0] == 0
-    rc, out, _ = smi("mig", "-lgip")
+    rc, out, dummy = smi("mig", "-lgip")
     free = dict((line.split()[3], line.split()[5]) for line in out.splitlines() if " MIG " in line)
     assert free == {"1g.10gb": "4/7", "1g.10gb+me": "1/1", "1g.20gb": "2/4", "2g.20gb": "2/3", "3g.40gb": "1/2",
                     "4g.40gb": "1/1", "7g.80gb": "0/1"}
@@ -102,10 +102,10 @@ def test_lgip_free_counts_follow_occupancy(make_node):
 def test_profile_ids_are_per_model(make_node):
     # A30: id 14 is 1g.6gb and 5 is 2g.12gb (on A100 id 14 is 2g.10gb)
     node, smi = make_node(model="a30-24gb", mig=True)
-    rc, out, _ = smi("mig", "-i", "0", "-cgi", "14,5", "-C")
+    rc, out, dummy = smi("mig", "-i", "0", "-cgi", "14,5", "-C")
     assert rc == 0, out
     assert sorted(n for n, _s in _gis(node)) == ["1g.6gb", "2g.12gb"]
-    rc, out, _ = smi("mig", "-lgipp")
+    rc, out, dummy = smi("mig", "-lgipp")
     assert out == ("GPU  0 Profile ID 14 Placements: {0,1,2,3}:1\nGPU  0 Profile ID 21 Placements: {0,1,2,3}:1\n"
                    "GPU  0 Profile ID  5 Placements: {0,2}:2\nGPU  0 Profile ID  0 Placement : {0}:4\n")
 
@@ -114,7 +114,7 @@ def test_gi_with_compute_instances_cannot_be_destroyed(make_node):
     node, smi = make_node(mig=True)
     node.apply_layout([("3g.40gb", 4)])
     gi = node.layout()[0][2]
-    rc, out, _ = smi("mig", "-i", "0", "-dgi", "-gi", gi)
+    rc, out, dummy = smi("mig", "-i", "0", "-dgi", "-gi", gi)
     assert rc == 19
     assert "Unable to destroy GPU instance ID  2 from GPU  0: In use by another client\n" in out
     assert len(node.layout()) == 1
@@ -124,12 +124,12 @@ def test_busy_compute_instance_blocks_destroy_and_mode_change(make_node):
     node, smi = make_node(mig=True)
     node.apply_layout([("3g.40gb", 4), ("3g.40gb", 0)])
     node.add_process(0, 4242, "python3", gi=2, ci=0)
-    rc, out, _ = smi("mig", "-i", "0", "-dci")
+    rc, out, dummy = smi("mig", "-i", "0", "-dci")
     assert rc == 19
     assert "Unable to destroy compute instance ID  0 from GPU  0 GPU instance ID  2: In use by another client\n" in out
     assert "Successfully destroyed compute instance ID  0 from GPU  0 GPU instance ID  1\n" in out
     assert smi("-i", "0", "-mig", "0")[0] == 19
-    rc, out, _ = smi("-q", "-x")
+    rc, out, dummy = smi("-q", "-x")
     assert "<gpu_instance_id>2</gpu_instance_id>\n\t\t\t\t<compute_instance_id>0</compute_instance_id>\n\t\t\t\t<pid>4242</pid>" in out
     node.remove_process(4242)
     assert smi("mig", "-i", "0", "-dci")[0] == 0
@@ -139,17 +139,17 @@ def test_busy_compute_instance_blocks_destroy_and_mode_change(make_node):
 
 def test_ampere_mode_change_pends_until_reset(make_node):
     node, smi = make_node(model="a100-40gb", gpus=2)
-    rc, out, _ = smi("-i", "0", "-mig", "1")
+    rc, out, dummy = smi("-i", "0", "-mig", "1")
     assert rc == 0
     assert out.startswith("Warning: MIG mode is in pending enable state for GPU 00000000:53:00.0:Not Supported\n")
     query = ("--query-gpu=index,mig.mode.current,mig.mode.pending", "--format=csv,noheader")
     assert smi(*query)[1] == "0, Disabled, Enabled\n1, Disabled, Disabled\n"
     assert smi("mig", "-i", "0", "-cgi", "19")[0] == 3  # still not in MIG mode
     node.add_process(0, 77, "dcgm")
-    rc, out, _ = smi("-r", "-i", "0")
+    rc, out, dummy = smi("-r", "-i", "0")
     assert rc == 19 and "GPU 00000000:53:00.0: In use by another client" in out
     node.remove_process(77)
-    rc, out, _ = smi("-r", "-i", "0")
+    rc, out, dummy = smi("-r", "-i", "0")
     assert (rc, out) == (0, "GPU 00000000:53:00.0 was successfully reset.\nAll done.\n")
     assert smi(*query)[1] == "0, Enabled, Enabled\n1, Disabled, Disabled\n"
 
@@ -157,7 +157,7 @@ def test_ampere_mode_change_pends_until_reset(make_node):
 def test_hopper_mode_change_refused_with_processes(make_node):
     node, smi = make_node()
     node.add_process(0, 99, "python3")
-    rc, out, _ = smi("-i", "0", "-mig", "1")
+    rc, out, dummy = smi("-i", "0", "-mig", "1")
     assert rc == 19 and "In use by another client" in out
     assert smi("--query-gpu=mig.mode.current", "--format=csv,noheader")[1] == "Disabled\n"
 
@@ -167,17 +167,17 @@ def test_non_mig_gpu(make_node):
     assert smi("mig", "-lgip") == (6, "No MIG-supported devices found.\n", "")
     assert smi("--query-gpu=name,mig.mode.current,pci.device_id", "--format=csv,noheader")[1] == (
         "NVIDIA A10G, [N/A], 0x223710DE\n" * 2)
-    rc, out, _ = smi("-i", "1", "-mig", "1")
+    rc, out, dummy = smi("-i", "1", "-mig", "1")
     assert rc == 3 and "Unable to enable MIG Mode for GPU 00000000:64:00.0: Not Supported" in out
 
 
 def test_mixed_node_enables_capable_gpus_only(make_node):
     node, smi = make_node(models=["h100-80gb", "a10g-24gb"])
-    rc, out, _ = smi("-mig", "1")
+    rc, out, dummy = smi("-mig", "1")
     assert rc == 0
     assert "Treating as warning and moving on." in out
     assert [(g["mig_current"]) for g in node.state()["gpus"]] == [True, False]
-    rc, out, _ = smi("mig", "-lgipp")
+    rc, out, dummy = smi("mig", "-lgipp")
     assert all(line.startswith("GPU  0 ") for line in out.splitlines())
 
 
@@ -193,9 +193,9 @@ def test_device_selection_by_index_uuid_and_bus_id(make_node):
 
 def test_query_field_errors(make_node):
     _node, smi = make_node()
-    rc, out, _ = smi("--query-gpu=index,bogus", "--format=csv")
+    rc, out, dummy = smi("--query-gpu=index,bogus", "--format=csv")
     assert rc == 2 and 'Field "bogus" is not a valid field to query.' in out
-    rc, out, _ = smi("--query-gpu=fan.speed", "--format=csv")
+    rc, out, dummy = smi("--query-gpu=fan.speed", "--format=csv")
     assert rc == 2 and "not implemented by the nvidia-smi simulator" in out
     assert smi("--query-gpu=index", "--format=json")[0] == 2
     assert smi("--bogus")[0] == 2
@@ -214,7 +214,7 @@ def test_query_compute_apps(make_node):
 def test_fail_nth_create_is_one_shot(make_node):
     node, smi = make_node(mig=True)
     node.set_faults(fail_create_nth=2)
-    rc, out, _ = smi("mig", "-i", "0", "-cgi", "9:0,9:4", "-C")
+    rc, out, dummy = smi("mig", "-i", "0", "-cgi", "9:0,9:4", "-C")
     assert rc == 255
     assert out.endswith("Unable to create a GPU instance on GPU  0 using profile 9: Unknown Error\n"
                         "Failed to create GPU instances: Unknown Error\n")
@@ -244,7 +244,7 @@ def test_call_log_counts_and_classifies(make_node):
 def test_parallel_invocations_are_serialised(make_node):
     node, _smi = make_node(mig=True)
     procs = [subprocess.Popen([node.executable, "mig", "-i", "0", "-cgi", "19", "-C"], env=node.env(),
-                              stdout=subprocess.PIPE, universal_newlines=True) for _ in range(8)]
+                              stdout=subprocess.PIPE, universal_newlines=True) for dummy in range(8)]
     rcs = sorted(p.wait() for p in procs)
     for proc in procs:
         proc.stdout.close()

@@ -80,8 +80,8 @@ def test_non_mig_gpus_are_reported_not_failed(tmp_path, info):
     node = Node(tmp_path, "n", models=["a10g-24gb", "h100-80gb"])
     result, failed = info(node)
     assert not failed, result.get("msg")
-    assert [(g["name"], g["mig_capable"]) for g in result["gpus"]] == [("NVIDIA A10G", False),
-                                                                          ("NVIDIA H100 80GB HBM3", True)]
+    assert [(g["name"], g["mig_capable"]) for g in result["gpus"]] == [
+        ("NVIDIA A10G", False), ("NVIDIA H100 80GB HBM3", True)]
     assert result["gpus"][0]["instances"] == [] and result["gpus"][1]["mig_mode"]["current"] == "disabled"
 
 
