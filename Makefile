@@ -149,7 +149,8 @@ molecule: $(VENV_STAMP) $(COLLECTIONS_STAMP)
 	  [ -e "$$scenario_file" ] || { echo "no molecule scenarios"; exit 0; }; \
 	  scenario=$$(basename $$(dirname $$scenario_file)); \
 	  echo "--- molecule test -s $$scenario"; \
-	  (cd $(ROOT) && PATH=$(VENV)/bin:$(PATH) $(VENV)/bin/molecule test -s $$scenario) || exit 1; \
+	  (cd $(ROOT) && PATH=$(VENV)/bin:$(PATH) MOLECULE_GLOB='molecule/*/molecule.yml' $(VENV)/bin/molecule test -s $$scenario) \
+	    || exit 1; \
 	done
 
 lint: $(VENV_STAMP) $(COLLECTIONS_STAMP)
