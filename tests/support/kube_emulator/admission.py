@@ -21,7 +21,7 @@ import json
 import re
 
 import celpy
-import celpy.celtypes as celtypes
+from celpy import celtypes
 import jsonschema
 
 # Keywords of OpenAPI v3 (as used by Kubernetes structural schemas) that JSON Schema draft 7 reads the same way.
@@ -108,7 +108,9 @@ class Cause(dict):
 
 
 def _quote(value):
-    return json.dumps(value) if isinstance(value, str) else json.dumps(value) if value is None or isinstance(value, (bool, int, float)) else '"%s"' % type(value).__name__
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return json.dumps(value)
+    return '"%s"' % type(value).__name__
 
 
 def format_path(parts):
@@ -157,10 +159,6 @@ def to_json_schema(schema):
         if "enum" in out:
             out["enum"] = list(out["enum"]) + [None]
     return out
-
-
-def _keeps_unknown(schema):
-    return bool(schema.get("x-kubernetes-preserve-unknown-fields")) or isinstance(schema.get("additionalProperties"), (dict, bool)) and schema.get("additionalProperties") is not False and "properties" not in schema
 
 
 def prune(obj, schema, path=(), removed=None, root=True):

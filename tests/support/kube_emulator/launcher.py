@@ -43,7 +43,7 @@ def collections_parent():
         return None
     # Walk up from this file as many levels as the package has below the ansible_collections parent.
     root = _HERE
-    for _ in range(len(parts) - 1):
+    for _level in range(len(parts) - 1):
         root = os.path.dirname(root)
     return root
 

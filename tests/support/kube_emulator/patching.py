@@ -175,7 +175,7 @@ def prune_empty_parents(obj, path):
 def fields_v1(paths):
     """Encode leaf paths as a ``FieldsV1`` tree (``f:<name>`` / ``k:<json>`` entries)."""
     tree = {}
-    for path in sorted(paths, key=lambda p: json.dumps(p)):
+    for path in sorted(paths, key=json.dumps):
         node = tree
         for step in path:
             name = "k:%s" % step[1] if isinstance(step, tuple) else "f:%s" % step

@@ -27,7 +27,7 @@ import kmock
 import yaml
 
 from . import patching
-from .resources import ResourceType, builtin_types, crd_types
+from .resources import builtin_types, crd_types
 from .selectors import SelectorError, match_fields, match_labels, parse_field_selector, parse_label_selector
 
 LOG = logging.getLogger("kube_emulator")
@@ -221,7 +221,7 @@ class KubeApiServer(kmock.KubernetesEmulator):
             if value is not None and not isinstance(value, dict):
                 causes.append({"reason": "FieldValueTypeInvalid", "field": "metadata." + field, "message": "Invalid value: must be a map"})
         for key, value in (meta.get("labels") or {}).items():
-            prefix, _, label = key.rpartition("/")
+            prefix, label = key.rpartition("/")[0::2]
             if not _LABEL_NAME.match(label) or len(label) > 63 or (prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix))):
                 causes.append({"reason": "FieldValueInvalid", "field": "metadata.labels",
                                "message": "Invalid value: %s: name part must consist of alphanumeric characters, '-', '_' or '.'" % json.dumps(key)})
@@ -239,9 +239,11 @@ class KubeApiServer(kmock.KubernetesEmulator):
             if not names.get(field):
                 causes.append({"reason": "FieldValueRequired", "field": "spec.names." + field, "message": "Required value"})
         if not spec.get("versions"):
-            causes.append({"reason": "FieldValueRequired", "field": "spec.versions", "message": "Required value: must have exactly one version marked as storage version"})
+            causes.append({"reason": "FieldValueRequired", "field": "spec.versions",
+                           "message": "Required value: must have exactly one version marked as storage version"})
         elif sum(1 for v in spec["versions"] if v.get("storage")) != 1:
-            causes.append({"reason": "FieldValueInvalid", "field": "spec.versions", "message": "Invalid value: must have exactly one version marked as storage version"})
+            causes.append({"reason": "FieldValueInvalid", "field": "spec.versions",
+                           "message": "Invalid value: must have exactly one version marked as storage version"})
         expected = "%s.%s" % (names.get("plural"), spec.get("group"))
         if obj["metadata"].get("name") != expected:
             causes.append({"reason": "FieldValueInvalid", "field": "metadata.name",
@@ -455,7 +457,7 @@ class KubeApiServer(kmock.KubernetesEmulator):
         rtype = self.type_for_api_version(obj.get("apiVersion", ""), obj.get("kind", ""))
         if rtype is None:
             raise ApiError(404, "NotFound", "no resource for %s %s" % (obj.get("apiVersion"), obj.get("kind")))
-        stored, _ = self._create(rtype, (obj.get("metadata") or {}).get("namespace"), copy.deepcopy(obj), {}, manager="kube-emulator")
+        stored = self._create(rtype, (obj.get("metadata") or {}).get("namespace"), copy.deepcopy(obj), {}, manager="kube-emulator")[0]
         return stored
 
     # ------------------------------------------------------------------ HTTP handling
@@ -510,7 +512,7 @@ class KubeApiServer(kmock.KubernetesEmulator):
             rules = self.cel_rules()
             return {"enforced": sum(1 for r in rules if r["enforced"]), "skipped": sum(1 for r in rules if not r["enforced"]), "rules": rules}
         if path == "/emulator/state":
-            return {"resourceVersion": str(self._rv), "objects": sum(1 for _, o in self.objects.items() if not o.deleted),
+            return {"resourceVersion": str(self._rv), "objects": sum(1 for o in self.objects.values() if not o.deleted),
                     "counters": dict(self.counters)}
         raise ApiError(404, "NotFound", "unknown emulator endpoint %s" % path)
 
@@ -583,7 +585,7 @@ class KubeApiServer(kmock.KubernetesEmulator):
                 return self._json(self._list(rtype, namespace, params))
             if method == "POST":
                 body = self._body(request)
-                obj, _ = self._create(rtype, namespace, body, params, manager=self._manager(request, params))
+                obj = self._create(rtype, namespace, body, params, manager=self._manager(request, params))[0]
                 return self._json(self._present(rtype, obj), status=201)
             if method == "DELETE":
                 return self._json(self._delete_collection(rtype, namespace, params, self._body(request, required=False)))
@@ -596,7 +598,7 @@ class KubeApiServer(kmock.KubernetesEmulator):
         if method == "POST" and subresource == "eviction":
             return self._json(self._evict(rtype, namespace, name, params, self._body(request, required=False)), status=201)
         if method == "PUT":
-            obj, _ = self._replace(rtype, namespace, name, self._body(request), params, subresource, self._manager(request, params))
+            obj = self._replace(rtype, namespace, name, self._body(request), params, subresource, self._manager(request, params))[0]
             return self._json(self._present(rtype, obj))
         if method == "PATCH":
             obj, created = self._patch(request, rtype, namespace, name, params, subresource)
@@ -713,7 +715,7 @@ class KubeApiServer(kmock.KubernetesEmulator):
             raise ApiError(422, "Invalid", "the patch does not leave an object")
         new.setdefault("metadata", {})["name"] = name
         managed = self._record_update_manager(rtype, live, new, manager, rtype.api_version, subresource)
-        obj, _ = self._commit(rtype, live, new, params, subresource, managed_fields=managed)
+        obj = self._commit(rtype, live, new, params, subresource, managed_fields=managed)[0]
         return obj, False
 
     def _apply(self, request, rtype, namespace, name, live, params, subresource):
@@ -748,7 +750,7 @@ class KubeApiServer(kmock.KubernetesEmulator):
             if rtype.namespaced and self._live(self._types[("", "v1", "namespaces")], None, meta["namespace"]) is None:
                 raise ApiError(404, "NotFound", 'namespaces "%s" not found' % meta["namespace"])
             managed = self._rewrite_managers(None, set(), manager, "Apply", new_paths, rtype.api_version, subresource, replace_own=True)
-            obj, _ = self._commit(rtype, None, applied, params, managed_fields=managed)
+            obj = self._commit(rtype, None, applied, params, managed_fields=managed)[0]
             return obj, True
         previous, others = set(), []
         for entry in live["metadata"].get("managedFields") or []:
@@ -772,14 +774,14 @@ class KubeApiServer(kmock.KubernetesEmulator):
             merged["status"] = patching.apply_merge(live.get("status") or {}, applied.get("status") or {}, keys_for, ("status",))
         else:
             merged = patching.apply_merge(live, {k: v for k, v in applied.items() if not (rtype.has_status and k == "status")}, keys_for)
-        owned_by_others = set().union(*[paths for _, paths in others]) if others else set()
+        owned_by_others = set().union(*[entry[1] for entry in others]) if others else set()
         for path in sorted(previous - new_paths, key=len, reverse=True):
             if path not in owned_by_others and not any(p[:len(path)] == path for p in owned_by_others):
                 patching.delete_path(merged, path)
                 patching.prune_empty_parents(merged, path)
         lost = {p for p in new_paths if patching.get_path(live, p) != patching.get_path(merged, p)} if force else set()
         managed = self._rewrite_managers(live, lost, manager, "Apply", new_paths, rtype.api_version, subresource, replace_own=True)
-        obj, _ = self._commit(rtype, live, merged, params, subresource, managed_fields=managed)
+        obj = self._commit(rtype, live, merged, params, subresource, managed_fields=managed)[0]
         return obj, False
 
     def _delete_options(self, params, body):
