@@ -111,8 +111,8 @@ def up(workdir):
         node_dir = os.path.join(workdir, name)
         os.makedirs(node_dir, exist_ok=True)
         sim_state = os.path.join(node_dir, "gpus.json")
-        _run([sys.executable, SIM_CTL, "init", "--state", sim_state, "--model", model, "--gpus", "8", "--uuid-seed", name])
-        wrapper = _run([sys.executable, SIM_CTL, "wrapper", "--state", sim_state, "--out", os.path.join(node_dir, "nvidia-smi")]).strip()
+        _run([SIM_CTL, "init", "--state", sim_state, "--model", model, "--gpus", "8", "--uuid-seed", name])
+        wrapper = _run([SIM_CTL, "wrapper", "--state", sim_state, "--out", os.path.join(node_dir, "nvidia-smi")]).strip()
         mapping[name] = {"nvidia_smi": wrapper, "strategy": "mixed"}
         hostvars = host.hostvars(python_interpreter=sys.executable)
         hostvars.update({
