@@ -207,11 +207,19 @@ class K8sClient(object):
     def apply(self, kind, obj):
         """Server-side apply ``obj`` with our field manager (force: these objects are ours)."""
         name = obj["metadata"]["name"]
-        kwargs = dict(field_manager=FIELD_MANAGER, force=True, _content_type="application/apply-patch+yaml")
+        # Raw body: an apply that creates answers 201, which the generated client maps to None for PATCH.
+        kwargs = dict(field_manager=FIELD_MANAGER, force=True, _content_type="application/apply-patch+yaml", _preload_content=False)
         if self.dry_run:
             kwargs["dry_run"] = DRY_RUN_ALL
-        return self._call("APPLY %s %s" % (kind.kind, name), self.api.patch_cluster_custom_object,
-                          kind.group, kind.version, kind.plural, name, obj, **kwargs)
+        response = self._call("APPLY %s %s" % (kind.kind, name), self.api.patch_cluster_custom_object,
+                              kind.group, kind.version, kind.plural, name, obj, **kwargs)
+        data = getattr(response, "data", None)
+        if data is None:
+            data = response.read()
+        try:
+            return json.loads(data)
+        except ValueError:
+            raise K8sError("APPLY %s %s: the API server answered something that is not JSON: %r" % (kind.kind, name, data[:200]))
 
     def delete(self, kind, name):
         """Delete; True if it existed."""

@@ -634,7 +634,8 @@ def build_nodeoverlay(nodepool_name, instance_type, capacity, weight=None):
             {"key": "karpenter.sh/nodepool", "operator": "In", "values": [nodepool_name]},
             {"key": "node.kubernetes.io/instance-type", "operator": "In", "values": [instance_type]},
         ],
-        "capacity": dict(capacity),
+        # Quantities as strings, the form the API server and Karpenter print them in.
+        "capacity": dict((resource, str(count)) for resource, count in capacity.items()),
     }
     if weight is not None:
         spec["weight"] = weight

@@ -25,14 +25,16 @@ description:
   - Writes with server-side apply under the field manager C(gpu-slicing-eks). Check mode sends the same
     requests with C(dryRun=All), so the API server validates them and stores nothing.
 author:
-  - gpu_slicing.eks contributors
+  - gpu_slicing.eks contributors (@gpu-slicing)
 extends_documentation_fragment:
   - gpu_slicing.eks.k8s_auth.modules
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
-    details: Writes are sent with C(dryRun=All); nothing is stored.
+    details: Writes are sent with C(dryRun=All); the API server validates them and stores nothing.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Shows labels, annotations and spec of each object before and after.
 options:
@@ -109,6 +111,13 @@ options:
       - Use it when O(mig_config) names a custom configuration of your mig-parted ConfigMap. O(mig_config) is still
         the label value. The layout is checked against the GPU of each instance type (profiles, counts, placement).
     type: raw
+  mig_parted_config:
+    description:
+      - A parsed mig-parted v1 document (C(version), C(mig-configs)) that contains O(mig_config) as a label, for the
+        capacity calculation when the label is not one of the built-in configurations (for example the output of
+        M(gpu_slicing.eks.mig_plan)). Entries may give different GPUs different layouts.
+      - Mutually exclusive with O(mig_layout); needs O(mig_config).
+    type: dict
   mig_strategy:
     description:
       - MIG strategy of the NVIDIA device plugin. V(mixed) advertises C(nvidia.com/mig-<profile>) resources,
@@ -345,7 +354,9 @@ deleted:
   elements: str
   sample: [NodeOverlay/gpu-mig-1g-p5-4xlarge]
 mig_capacity:
-  description: Extended resources per instance type computed from O(mig_config) or O(mig_layout) and O(mig_strategy).
+  description:
+    - Extended resources per instance type computed from O(mig_config), O(mig_parted_config) or O(mig_layout) under
+      O(mig_strategy). The NodeOverlays carry the same numbers as quantity strings.
   returned: when O(mig_config) or O(mig_layout) is set and O(state=present)
   type: dict
   sample: {p5.48xlarge: {nvidia.com/mig-1g.10gb: 56, nvidia.com/gpu: 0}}
@@ -406,6 +417,7 @@ def argument_spec():
         )),
         mig_config=dict(type="str"),
         mig_layout=dict(type="raw"),
+        mig_parted_config=dict(type="dict"),
         mig_strategy=dict(type="str", choices=["single", "mixed"], default="mixed"),
         taints=dict(type="list", elements="dict", options=TAINT_SPEC),
         startup_taints=dict(type="list", elements="dict", options=TAINT_SPEC, default=[]),
@@ -465,9 +477,14 @@ def compute_capacity(params, instance_types):
     errors = []
     for instance_type in instance_types:
         try:
-            result[instance_type] = capacity.mig_resources(
-                instance_type, config=None if params.get("mig_layout") is not None else params.get("mig_config"),
-                layout=params.get("mig_layout"), strategy=params["mig_strategy"], config_label=params.get("mig_config"))
+            if params.get("mig_layout") is not None:
+                resources = capacity.mig_resources(instance_type, layout=params["mig_layout"], strategy=params["mig_strategy"])
+            elif params.get("mig_parted_config") is not None:
+                resources = capacity.mig_resources(instance_type, config=params["mig_parted_config"],
+                                                   config_label=params["mig_config"], strategy=params["mig_strategy"])
+            else:
+                resources = capacity.mig_resources(instance_type, config=params["mig_config"], strategy=params["mig_strategy"])
+            result[instance_type] = resources
         except (ValueError, catalog.CatalogError) as exc:
             errors.append("%s: %s" % (instance_type, exc))
     if errors:
@@ -606,10 +623,11 @@ def main():
     module = AnsibleModule(
         argument_spec=argument_spec(),
         supports_check_mode=True,
-        mutually_exclusive=[("instance_types", "gpu_names")],
+        mutually_exclusive=[("instance_types", "gpu_names"), ("mig_layout", "mig_parted_config")],
         required_if=[("state", "present", ("instance_types", "gpu_names"), True),
                      ("state", "present", ("node_class",)),
                      ("delete_node_class", True, ("node_class",))],
+        required_by={"mig_parted_config": ("mig_config",)},
     )
     if not k8s.HAS_K8S:
         module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(k8s.K8S_IMPORT_ERROR))

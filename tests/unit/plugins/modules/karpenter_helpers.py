@@ -15,6 +15,7 @@ import socket
 
 import yaml
 
+from ansible.module_utils.common import warnings
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.gpu_slicing.eks.plugins.modules import karpenter_nodepool
@@ -28,12 +29,17 @@ def run_module(args, check_mode=False, diff=False):
     module_args["_ansible_check_mode"] = check_mode
     module_args["_ansible_diff"] = diff
     out = io.StringIO()
+    # Warnings are process-global in ansible-core; a real module run starts with none.
+    warnings._global_warnings.clear()  # pylint: disable=protected-access
     with patch_module_args(module_args), contextlib.redirect_stdout(out):
         try:
             karpenter_nodepool.main()
         except SystemExit:
             pass
-    return json.loads(out.getvalue())
+    result = json.loads(out.getvalue())
+    # Summaries as the plain messages a playbook shows.
+    result["warnings"] = [w["event"]["msg"] if isinstance(w, dict) else w for w in result.get("warnings", [])]
+    return result
 
 
 def write_kubeconfig(path, server):
