@@ -70,8 +70,9 @@ options:
     type: path
   force:
     description:
-      - Destroy instances and change the MIG mode even when processes are running on them. The processes lose
-        their GPU.
+      - Skip the busy check that refuses to destroy instances or change the MIG mode while processes run there.
+      - The driver itself still refuses to destroy an instance in use (C(In use by another client)); the module then
+        restores what it destroyed on that GPU and fails. Use it when the process list is known to be stale.
     type: bool
     default: false
   allow_gpu_reset:
@@ -376,18 +377,27 @@ def plan_argv(plan, path):
 
 
 def ordered_commands(plans, path):
-    """All argv lists in execution order: destroys per GPU, batched mode changes, batched resets, creates."""
+    """All argv lists in execution order.
+
+    GPUs without a mode change go first, one GPU at a time (destroys then creates), so a failure leaves
+    every other GPU either finished or untouched. GPUs that change mode follow: their destroys, ONE
+    mode-change call for all of them (and one reset call), then their creates.
+    """
     steps = []
-    for plan in plans:
+    still = [p for p in plans if not any(a[0] in ("set_mode", "reset") for a in p.actions)]
+    moving = [p for p in plans if p not in still]
+    for plan in still:
+        steps.extend((phase, plan, argv) for phase, argv in plan_argv(plan, path))
+    for plan in moving:
         steps.extend(("destroy", plan, argv) for phase, argv in plan_argv(plan, path) if phase == "destroy")
     for enabled in (True, False):
-        group = [p for p in plans if ("set_mode", enabled) in p.actions]
+        group = [p for p in moving if ("set_mode", enabled) in p.actions]
         if group:
             steps.append(("mode", group, smi.argv_set_mode([p.gpu.index for p in group], enabled, path)))
-    resets = [p for p in plans if ("reset",) in p.actions]
+    resets = [p for p in moving if ("reset",) in p.actions]
     if resets:
         steps.append(("reset", resets, smi.argv_reset([p.gpu.index for p in resets], path)))
-    for plan in plans:
+    for plan in moving:
         steps.extend(("create", plan, argv) for phase, argv in plan_argv(plan, path) if phase == "create")
     return steps
 
@@ -443,8 +453,32 @@ def state_report(gpus, indexes=None):
     for gpu in gpus:
         if indexes is not None and gpu.index not in indexes:
             continue
-        lines.append(render.gpu_diagram(gpu))
+        line = render.gpu_diagram(gpu)
+        bare = [str(gi.gi_id) for gi in gpu.instances if not gi.compute_instances]
+        if bare:
+            line += " (GPU instances without a compute instance: %s)" % ", ".join(bare)
+        lines.append(line)
     return "; ".join(lines)
+
+
+def restore_compute_instances(runner, plan):
+    """After a failed destroy: give back the default CI to GIs that lost theirs; GIs already gone stay gone."""
+    gpu = next((g for g in read_state(runner) if g.index == plan.gpu.index), None)
+    if gpu is None:
+        return "GPU no longer listed"
+    had_ci = set(gi.gi_id for gi in plan.gpu.instances if gi.compute_instances)
+    bare = [gi.gi_id for gi in gpu.instances if not gi.compute_instances and gi.gi_id in had_ci]
+    gone = sorted(had_ci - set(gi.gi_id for gi in gpu.instances))
+    notes = []
+    if gone:
+        notes.append("GPU instances %s were already destroyed" % ", ".join(str(g) for g in gone))
+    if bare:
+        try:
+            runner.run(smi.argv_create_ci(gpu.index, bare, runner.path))
+            notes.append("recreated the compute instances of GPU instances %s" % ", ".join(str(g) for g in bare))
+        except smi.NvidiaSmiError as exc:
+            notes.append("could not recreate compute instances (%s)" % exc)
+    return "; ".join(notes) or "nothing was destroyed"
 
 
 def rollback_gpu(runner, plan, created):
@@ -480,26 +514,36 @@ def execute(module, runner, plans):
     pending = False
     done = set()
     created = {}
+    destroyed = set()
     for kind, subject, argv in ordered_commands(plans, runner.path):
         try:
             _rc, out, err = runner.run(argv)
             run.append(argv)
         except smi.NvidiaSmiError as exc:
             run.append(argv)
-            message = "%s failed: %s" % (" ".join(argv), exc)
+            message = str(exc)
             touched = [subject.gpu.index] if kind in ("destroy", "create") else [p.gpu.index for p in subject]
             if kind == "create":
-                created = [c for c in smi.parse_created_gis(exc.out + exc.err) if c[0] == subject.gpu.index]
-                message += "; rollback of GPU %s: %s" % (subject.gpu.index, rollback_gpu(runner, subject, created))
+                made = [c for c in smi.parse_created_gis(exc.out + exc.err) if c[0] == subject.gpu.index]
+                message += "; rollback of GPU %s: %s" % (subject.gpu.index, rollback_gpu(runner, subject, made))
+            elif kind == "destroy":
+                message += "; rollback of GPU %s: %s" % (subject.gpu.index, restore_compute_instances(runner, subject))
+            # GPUs whose destroys ran but whose creates never will: put back what was destroyed.
+            for plan in plans:
+                if plan is not subject and plan.gpu.index in destroyed and plan.gpu.index not in created \
+                        and plan.destroy and plan.desired is not None and plan.desired.mig_enabled:
+                    message += "; rollback of GPU %s: %s" % (plan.gpu.index, rollback_gpu(runner, plan, []))
             state = read_state(runner)
             raise ModuleFailure(
-                "%s. GPUs changed before the failure: %s. State now: %s"
-                % (message, ", ".join(str(i) for i in sorted(done)) or "none", state_report(state)),
+                "%s. GPUs finished before the failure: %s. State now: %s"
+                % (message, ", ".join(str(i) for i in sorted(done - set(touched))) or "none", state_report(state)),
                 actions=run, gpus=[g.to_dict() for g in state], failed_gpus=touched)
         if kind == "mode" and smi.parse_pending_mode(out + err):
             pending = True
         if kind == "create" and "-cgi" in argv:
             created.setdefault(subject.gpu.index, []).extend(created_instances(subject, out + err))
+        if kind == "destroy":
+            destroyed.add(subject.gpu.index)
         if kind in ("destroy", "create"):
             done.add(subject.gpu.index)
         else:
