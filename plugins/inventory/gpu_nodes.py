@@ -139,7 +139,6 @@ from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 
-from ansible_collections.gpu_slicing.eks.plugins.module_utils import _aws
 from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import catalog
 
 CACHE_FORMAT = 1
@@ -155,6 +154,14 @@ AWS_HOST_SUFFIXES = (".amazonaws.com", ".amazonaws.com.cn", ".api.aws", ".c2s.ic
 
 # GPU facts per (endpoint, region, instance type), shared by every config file parsed in this process.
 _GPU_FACTS = {}
+
+
+def aws_edge():
+    """The boto3 edge, imported on first use: importing boto3 is a good part of a cache hit's cost, and a cache
+    hit never talks to AWS."""
+    from ansible_collections.gpu_slicing.eks.plugins.module_utils import _aws
+
+    return _aws
 
 
 def safe_group_name(name):
@@ -304,13 +311,14 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def _session(self):
         if self._boto_session is None:
-            if not _aws.HAS_BOTO3:
-                raise AnsibleError("gpu_nodes: the boto3 Python library is required on the controller: %s" % _aws.BOTO3_IMPORT_ERROR)
+            aws = aws_edge()
+            if not aws.HAS_BOTO3:
+                raise AnsibleError("gpu_nodes: the boto3 Python library is required on the controller: %s" % aws.BOTO3_IMPORT_ERROR)
             try:
-                self._boto_session = _aws.session(
+                self._boto_session = aws.session(
                     profile=self._templated("profile"), access_key=self._templated("access_key"),
                     secret_key=self._templated("secret_key"), session_token=self._templated("session_token"))
-            except _aws.AwsError as exc:
+            except aws.AwsError as exc:
                 raise AnsibleError("gpu_nodes: %s" % exc)
         return self._boto_session
 
@@ -323,15 +331,17 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         return [region]
 
     def _client(self, region):
+        aws = aws_edge()
         try:
-            ec2 = _aws.client(self._session(), "ec2", region, endpoint_url=self._templated("endpoint_url"))
+            ec2 = aws.client(self._session(), "ec2", region, endpoint_url=self._templated("endpoint_url"))
         except ValueError as exc:  # botocore rejects malformed region names / endpoint URLs this way
             raise AnsibleError("gpu_nodes: cannot use region %r: %s" % (region, to_native(exc)))
         endpoint = ec2.meta.endpoint_url
         host = re.sub(r"^[a-z]+://", "", endpoint).split("/", 1)[0].split(":", 1)[0]
-        if host.endswith(AWS_HOST_SUFFIXES) and region not in _aws.known_regions(self._session()):
-            raise AnsibleError("gpu_nodes: unknown AWS region %r (known to botocore: %s)"
-                               % (region, ", ".join(sorted(_aws.known_regions(self._session())))))
+        if host.endswith(AWS_HOST_SUFFIXES):
+            known = aws.known_regions(self._session())
+            if region not in known:
+                raise AnsibleError("gpu_nodes: unknown AWS region %r (known to botocore: %s)" % (region, ", ".join(sorted(known))))
         ec2.meta.events.register("after-call.ec2", self._count_call)
         return ec2
 
@@ -342,15 +352,16 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         self.display.vvv("gpu_nodes: retrying in %.2fs after: %s" % (delay, " ".join(to_native(exc).split())))
 
     def _fail(self, exc, action, region, ec2):
-        raise AnsibleError("gpu_nodes: " + _aws.describe_error(exc, action, region, ec2.meta.endpoint_url))
+        raise AnsibleError("gpu_nodes: " + aws_edge().describe_error(exc, action, region, ec2.meta.endpoint_url))
 
     def _describe_instances(self, ec2, region, opts):
         filters = build_filters(opts["instance_states"], opts["include_non_mig"], opts["cluster_name"],
                                 opts["nodepools"], opts["filters"])
         instances = []
+        pages = aws_edge().paginate(ec2, "describe_instances", "Reservations", page_size=DESCRIBE_INSTANCES_PAGE,
+                                    retries=opts["retries"], on_retry=self._on_retry, Filters=filters)
         try:
-            for reservation in _aws.paginate(ec2, "describe_instances", "Reservations", page_size=DESCRIBE_INSTANCES_PAGE,
-                                             retries=opts["retries"], on_retry=self._on_retry, Filters=filters):
+            for reservation in pages:
                 for instance in reservation.get("Instances", []):
                     item = slim_instance(instance, region)
                     if opts["cluster_name"] and not cluster_of(item["tags"], opts["cluster_name"]):
@@ -376,8 +387,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             for start in range(0, len(missing), INSTANCE_TYPES_PER_CALL):
                 batch = missing[start:start + INSTANCE_TYPES_PER_CALL]
                 found = set()
-                for info in _aws.paginate(ec2, "describe_instance_types", "InstanceTypes", page_size=INSTANCE_TYPES_PER_CALL,
-                                          retries=retries, on_retry=self._on_retry, InstanceTypes=batch):
+                pages = aws_edge().paginate(ec2, "describe_instance_types", "InstanceTypes", page_size=INSTANCE_TYPES_PER_CALL,
+                                            retries=retries, on_retry=self._on_retry, InstanceTypes=batch)
+                for info in pages:
                     facts[info["InstanceType"]] = process_cache[info["InstanceType"]] = gpu_facts_from_type(info)
                     found.add(info["InstanceType"])
                 for name in batch:
