@@ -20,7 +20,8 @@ def _load_crds(paths):
     docs = []
     for path in paths:
         with open(path) as handle:
-            for doc in yaml.safe_load_all(handle):
+            # The C loader when PyYAML has it: the ClusterPolicy CRD alone takes ~0.7 s with the pure-Python one.
+            for doc in yaml.load_all(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
                 if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition":
                     docs.append(doc)
     return docs

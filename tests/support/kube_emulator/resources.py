@@ -11,6 +11,7 @@ import kmock
 
 from .admission import SchemaAdmission
 from .patching import BUILTIN_MERGE_KEYS
+from .tables import BUILTIN_COLUMNS
 
 # Groups of kmock's bundled (k3s) discovery we do not serve: metrics.k8s.io also has a ``nodes`` resource
 # and kubectl would resolve ``kubectl get nodes`` to it; gateway API is irrelevant here.
@@ -36,7 +37,7 @@ class ResourceType:
     """One served group/version/plural and everything the server needs to handle it."""
 
     def __init__(self, group, version, plural, kind, namespaced, singular=None, short_names=(), categories=(),
-                 verbs=None, subresources=(), generation=True, admission=None, crd_name=None, storage_version=None):
+                 verbs=None, subresources=(), generation=True, admission=None, crd_name=None, storage_version=None, printer_columns=None):
         self.group = group
         self.version = version
         self.plural = plural
@@ -51,6 +52,7 @@ class ResourceType:
         self.admission = admission
         self.crd_name = crd_name
         self.storage_version = storage_version or version
+        self.printer_columns = printer_columns  # None for built-ins: kubectl prints them client-side
 
     @property
     def api_version(self):
@@ -112,6 +114,7 @@ def builtin_types():
                 singular=entry.get("singularName") or None, short_names=entry.get("shortNames") or (),
                 categories=entry.get("categories") or (), verbs=entry.get("verbs") or None,
                 subresources=subresources.get(entry["name"], ()), generation=entry["kind"] in _GENERATION_KINDS,
+                printer_columns=BUILTIN_COLUMNS.get((group, entry["kind"])),
             ))
     return types
 
@@ -132,6 +135,6 @@ def crd_types(crd):
             singular=names.get("singular"), short_names=names.get("shortNames") or (), categories=names.get("categories") or (),
             subresources=(version.get("subresources") or {}).keys(), generation=True,
             admission=SchemaAdmission(crd["metadata"]["name"], version["name"], schema),
-            crd_name=crd["metadata"]["name"], storage_version=storage,
+            crd_name=crd["metadata"]["name"], storage_version=storage, printer_columns=version.get("additionalPrinterColumns") or [],
         ))
     return types

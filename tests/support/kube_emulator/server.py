@@ -26,7 +26,7 @@ import jsonpatch
 import kmock
 import yaml
 
-from . import patching
+from . import patching, tables
 from .resources import builtin_types, crd_types
 from .selectors import SelectorError, match_fields, match_labels, parse_field_selector, parse_label_selector
 
@@ -580,9 +580,13 @@ class KubeApiServer(kmock.KubernetesEmulator):
         method = request.method.upper()
         if method == "GET" and params.get("watch") in ("true", "1"):
             return await self._watch(request, rtype, namespace, name, params)
+        table_wanted = method == "GET" and rtype.printer_columns is not None and subresource is None and tables.wants_table(request.headers.get("Accept"))
         if name is None:
             if method == "GET":
-                return self._json(self._list(rtype, namespace, params))
+                listing = self._list(rtype, namespace, params)
+                if table_wanted:
+                    return self._json(tables.table(rtype.printer_columns, listing["items"], listing["metadata"]["resourceVersion"], params.get("includeObject")))
+                return self._json(listing)
             if method == "POST":
                 body = self._body(request)
                 obj = self._create(rtype, namespace, body, params, manager=self._manager(request, params))[0]
@@ -594,6 +598,8 @@ class KubeApiServer(kmock.KubernetesEmulator):
             obj = self._live(rtype, namespace, name)
             if obj is None:
                 raise _not_found(rtype, name)
+            if table_wanted:
+                return self._json(tables.table(rtype.printer_columns, [self._present(rtype, obj)], obj["metadata"]["resourceVersion"], params.get("includeObject")))
             return self._json(self._present(rtype, obj))
         if method == "POST" and subresource == "eviction":
             return self._json(self._evict(rtype, namespace, name, params, self._body(request, required=False)), status=201)

@@ -23,7 +23,7 @@ from kubernetes.client import ApiException  # noqa: E402
 from kubernetes.dynamic import DynamicClient  # noqa: E402
 
 from ansible_collections.gpu_slicing.eks.tests.support.kube_emulator import KubeEmulator  # noqa: E402
-from ansible_collections.gpu_slicing.eks.tests.support.kube_emulator import launcher  # noqa: E402
+from ansible_collections.gpu_slicing.eks.tests.support.kube_emulator import launcher, tables  # noqa: E402
 
 GPU_NODE = {"metadata": {"name": "gpu-1", "labels": {"node.kubernetes.io/instance-type": "p5.48xlarge", "nvidia.com/gpu.present": "true",
                                                      "karpenter.sh/nodepool": "gpu"}},
@@ -395,3 +395,18 @@ def test_cli_serve_and_seed_nodes(tmp_path):
         assert server.wait(timeout=10) == 0
         server.stdout.close()
     assert not pidfile.exists()
+
+
+def test_table_jsonpath_subset_and_ages():
+    node = {"metadata": {"labels": {"karpenter.sh/nodepool": "gpu"}},
+            "status": {"conditions": [{"type": "Drifted", "status": "False"}, {"type": "Ready", "status": "True"}], "addresses": ["a", "b"]}}
+    assert tables.jsonpath(node, ".metadata.labels.karpenter\\.sh/nodepool") == "gpu"
+    assert tables.jsonpath(node, '.status.conditions[?(@.type=="Ready")].status') == "True"
+    assert tables.jsonpath(node, '.status.conditions[?(@.type=="Missing")].status') is None
+    assert tables.jsonpath(node, ".status.addresses[1]") == "b"
+    assert tables.jsonpath(node, ".status.addresses[5]") is None
+    assert tables.jsonpath(node, ".spec.nothing") is None
+    now = tables.datetime.datetime(2026, 11, 26, 12, 0, 0, tzinfo=tables.datetime.timezone.utc)
+    assert [tables.human_age(ts, now) for ts in ("2026-11-26T11:59:50Z", "2026-11-26T11:55:00Z", "2026-11-26T09:00:00Z", "2026-11-20T12:00:00Z")] == [
+        "10s", "5m", "3h", "6d"]
+    assert tables.human_age("yesterday", now) == "<invalid>"

@@ -80,6 +80,9 @@ def test_kubectl_applies_lists_and_deletes_karpenter_objects(kube):
     applied = kubectl(kube, "apply", "--server-side", "--validate=false", "-f", "-", stdin=NODEPOOL_YAML)
     assert "nodepool.karpenter.sh/gpu serverside-applied" in applied.stdout
     assert "nodeoverlay.karpenter.sh/gpu-mig serverside-applied" in applied.stdout
+    table = kubectl(kube, "get", "nodepools").stdout.splitlines()
+    assert table[0].split() == ["NAME", "NODECLASS", "NODES", "READY", "AGE"]  # the CRD's additionalPrinterColumns
+    assert table[1].split()[:2] == ["gpu", "gpu"]
     listing = kubectl(kube, "get", "nodepools,ec2nodeclasses,nodeoverlays", "-o", "name")
     assert listing.stdout.split() == ["nodepool.karpenter.sh/gpu", "ec2nodeclass.karpenter.k8s.aws/gpu", "nodeoverlay.karpenter.sh/gpu-mig"]
     nodepool = json.loads(kubectl(kube, "get", "nodepool", "gpu", "-o", "json").stdout)
@@ -105,6 +108,10 @@ def test_kubectl_nodes_cordon_drain_uncordon(kube):
            "spec": {"nodeName": "gpu-1", "containers": [{"name": "c", "image": "busybox"}]}}
     kubectl(kube, "create", "--validate=false", "-f", "-", stdin=json.dumps(pod))
     kubectl(kube, "cordon", "gpu-1")
+    rows = [line.split() for line in kubectl(kube, "get", "nodes", "-o", "wide").stdout.splitlines()]
+    assert rows[0] == ["NAME", "STATUS", "ROLES", "AGE", "VERSION", "INSTANCE-TYPE"]
+    assert [row[:2] for row in rows[1:]] == [["cpu-1", "Ready"], ["gpu-1", "Ready,SchedulingDisabled"]]
+    assert rows[2][-1] == "p5.48xlarge"
     assert json.loads(kubectl(kube, "get", "node", "gpu-1", "-o", "json").stdout)["spec"]["unschedulable"] is True
     before = kube.request("GET", "/emulator/state")[1]["counters"].get("eviction_requests", 0)
     drained = kubectl(kube, "drain", "gpu-1", "--force", "--timeout=30s")
