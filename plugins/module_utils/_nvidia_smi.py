@@ -315,7 +315,9 @@ def parse_lgip(text):
         gib = float(cells[5])
         prof = Profile(
             name=cells[2], id=int(cells[3]), max_count=int(total), free=int(free),
-            memory_mib=int(round(gib * 1024)), p2p=cells[6] == "Yes", sm=int(cells[7]), dec=int(cells[8]),
+            # -lgip prints GiB with 2 decimals; profile sizes are multiples of 1/16 GiB (NVML agrees).
+            memory_mib=int(round(gib * 16)) * 64,
+            p2p=cells[6] == "Yes", sm=int(cells[7]), dec=int(cells[8]),
             enc=int(cells[9]), ce=_int_or_none(extra[0]), jpeg=_int_or_none(extra[1]), ofa=_int_or_none(extra[2]),
         )
         out.setdefault(int(cells[0]), []).append(prof)

@@ -508,10 +508,10 @@ def rollback_gpu(runner, plan, created):
 def execute(module, runner, plans):
     """Run the steps; on failure roll back the failing GPU and raise ModuleFailure with the per-GPU state.
 
-    Returns (argv lists run, whether a mode change stayed pending, {gpu_index: [created GpuInstance]}).
+    Returns (argv lists run, indexes of GPUs whose mode change stayed pending, {gpu_index: [created GpuInstance]}).
     """
     run = []
-    pending = False
+    pending_gpus = set()
     done = set()
     created = {}
     destroyed = set()
@@ -538,8 +538,11 @@ def execute(module, runner, plans):
                 "%s. GPUs finished before the failure: %s. State now: %s"
                 % (message, ", ".join(str(i) for i in sorted(done - set(touched))) or "none", state_report(state)),
                 actions=run, gpus=[g.to_dict() for g in state], failed_gpus=touched)
-        if kind == "mode" and smi.parse_pending_mode(out + err):
-            pending = True
+        if kind == "mode":
+            pending_buses = set(_norm_bus(b) for b in smi.parse_pending_mode(out + err))
+            pending_gpus.update(p.gpu.index for p in subject if _norm_bus(p.gpu.pci_bus_id) in pending_buses)
+        if kind == "reset":
+            pending_gpus.difference_update(p.gpu.index for p in subject)
         if kind == "create" and "-cgi" in argv:
             created.setdefault(subject.gpu.index, []).extend(created_instances(subject, out + err))
         if kind == "destroy":
@@ -548,7 +551,7 @@ def execute(module, runner, plans):
             done.add(subject.gpu.index)
         else:
             done.update(p.gpu.index for p in subject)
-    return run, pending, created
+    return run, pending_gpus, created
 
 
 def created_instances(plan, text):
@@ -643,7 +646,9 @@ def main():
                 result["skipped_gpus"].append(dict(index=gpu.index, uuid=gpu.uuid, name=gpu.name,
                                                    reason="not matched by config %s" % params["config"]))
         managed = [g for g in targets if desired.get(g.index) is not None]
-        if any(not planner.is_converged(g, desired[g.index]) for g in managed):
+        # Profiles (-lgip, -lgipp) are only needed to place instances; converged GPUs and GPUs that
+        # only turn MIG off never need them.
+        if any(desired[g.index].mig_enabled and not planner.is_converged(g, desired[g.index]) for g in managed):
             attach_profiles(runner, gpus)
         plans = []
         errors = []
@@ -688,13 +693,13 @@ def main():
                 result["nvidia_smi_calls"] = runner.invocations
                 module.fail_json(msg=to_native(exc), **result)
             result["actions"] = run
-            result["reboot_required"] = result["reboot_required"] or pending
+            result["reboot_required"] = result["reboot_required"] or bool(pending)
             gpus = state_after(runner, gpus, plans, created)
             wrong = []
             by_index = dict((g.index, g) for g in gpus)
             for plan in plans:
                 now = by_index.get(plan.gpu.index)
-                if plan.deferred or plan.reboot_required or now is None:
+                if plan.deferred or plan.reboot_required or now is None or plan.gpu.index in pending:
                     continue
                 if not planner.is_converged(now, plan.desired) or now.unexpected_devices:
                     wrong.append("GPU %s reads back as %s" % (now.index, render.gpu_diagram(now)))
