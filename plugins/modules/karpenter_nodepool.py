@@ -549,9 +549,11 @@ class Runner(object):
                                "before": _diff_view(before), "after": _diff_view(after)})
         return changed
 
-    def apply(self, kind, obj):
+    def apply(self, kind, obj, live=False):
+        """Apply ``obj``; ``live`` is the current object when the caller already has it (False: GET it)."""
         name = obj["metadata"]["name"]
-        live = self.client.get(kind, name)
+        if live is False:
+            live = self.client.get(kind, name)
         after = self.client.apply(kind, obj)
         self._record(kind, name, live, after)
         return after
@@ -587,12 +589,14 @@ class Runner(object):
         after_pool = self.client.apply(k8s.NODEPOOL, nodepool)
         self._record(k8s.NODEPOOL, self.params["name"], live_pool, after_pool)
         result["nodepool"] = after_pool
-        result["nodeoverlays"] = [self.apply(k8s.NODEOVERLAY, overlay) for overlay in objects["nodeoverlays"]]
-
+        # One LIST gives the live state of all our overlays (no GET per overlay) and the stale ones to prune.
+        own = dict((o["metadata"]["name"], o) for o in self._own_overlays())
+        result["nodeoverlays"] = [self.apply(k8s.NODEOVERLAY, overlay, live=own.get(overlay["metadata"]["name"]))
+                                  for overlay in objects["nodeoverlays"]]
         wanted = set(o["metadata"]["name"] for o in objects["nodeoverlays"])
-        for stale in self._own_overlays():
-            if stale["metadata"]["name"] not in wanted:
-                self.delete(k8s.NODEOVERLAY, stale["metadata"]["name"], live=stale)
+        for name, stale in sorted(own.items()):
+            if name not in wanted:
+                self.delete(k8s.NODEOVERLAY, name, live=stale)
 
         if self.params["wait"] and not self.module.check_mode:
             result["nodepool"] = self.client.wait_for_condition(k8s.NODEPOOL, self.params["name"], "Ready",

@@ -1,0 +1,118 @@
+#!/usr/bin/env python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, gpu_slicing.eks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""HTTP requests and wall time of karpenter_nodepool runs against the Kubernetes API emulator.
+
+Runs the real module in-process (real argument parsing, real kubernetes client, HTTP to the emulator)
+for: create (NodePool + EC2NodeClass + 2 NodeOverlays), converged repeat, one-field update, check mode,
+delete. Requests are counted with a hook on the kubernetes client's REST layer (a measurement, not a
+stand-in: every request still goes over HTTP). Prints a Markdown section; --append adds it to
+bench/RESULTS.md.
+
+    PYTHONPATH=build/collections .venv/bin/python bench/karpenter_bench.py [--rounds 5] [--append]
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import argparse
+import collections
+import contextlib
+import io
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+import kubernetes.client.rest
+
+from ansible.module_utils.common import warnings
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.gpu_slicing.eks.plugins.modules import karpenter_nodepool
+from ansible_collections.gpu_slicing.eks.tests.support.kube_emulator import KubeEmulator
+
+REQUESTS = collections.Counter()
+_original_request = kubernetes.client.rest.RESTClientObject.request
+
+
+def _counting_request(self, method, url, *args, **kwargs):
+    REQUESTS[method] += 1
+    return _original_request(self, method, url, *args, **kwargs)
+
+
+def run(args, check_mode=False):
+    REQUESTS.clear()
+    out = io.StringIO()
+    warnings._global_warnings.clear()  # pylint: disable=protected-access
+    started = time.perf_counter()
+    with patch_module_args(dict(args, _ansible_check_mode=check_mode)), contextlib.redirect_stdout(out):
+        try:
+            karpenter_nodepool.main()
+        except SystemExit:
+            pass
+    elapsed = time.perf_counter() - started
+    result = json.loads(out.getvalue())
+    if result.get("failed"):
+        raise RuntimeError(result["msg"])
+    return result, dict(REQUESTS), elapsed
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--append", action="store_true", help="append the section to bench/RESULTS.md")
+    options = parser.parse_args()
+    kubernetes.client.rest.RESTClientObject.request = _counting_request
+
+    rows = collections.OrderedDict()
+    with KubeEmulator() as kube:
+        for round_index in range(options.rounds):
+            pool = dict(name="bench-%d" % round_index, kubeconfig=kube.kubeconfig, gpu_names=["h100"], mig_config="all-1g.10gb",
+                        node_overlay=True, weight=10, cluster_name="bench",
+                        node_class={"name": "bench-%d" % round_index, "role": "KarpenterNodeRole-bench"})
+            steps = [
+                ("create (pool + class + 2 overlays)", pool, False),
+                ("converged repeat", pool, False),
+                ("update one field (weight)", dict(pool, weight=20), False),
+                ("check mode, would change", dict(pool, weight=30), True),
+                ("delete (pool + class + 2 overlays)", dict(pool, state="absent", delete_node_class=True), False),
+                ("delete again (nothing left)", dict(pool, state="absent", delete_node_class=True), False),
+            ]
+            for label, args, check in steps:
+                result, requests, elapsed = run(args, check_mode=check)
+                row = rows.setdefault(label, {"requests": requests, "changed": result["changed"], "times": []})
+                assert row["requests"] == requests, (label, row["requests"], requests)  # deterministic per step
+                row["times"].append(elapsed)
+
+    lines = [
+        "## karpenter_nodepool: API requests and time per run",
+        "",
+        "`bench/karpenter_bench.py --rounds %d` on %s, Python %s, %d CPUs (shared); module in-process, real kubernetes "
+        "client over HTTP to the kube emulator (kmock-based, CRD schema + CEL admission). Requests counted at the "
+        "client's REST layer; identical in every round." % (options.rounds, time.strftime("%Y-%m-%d"), platform.python_version(),
+                                                          os.cpu_count()),
+        "",
+        "| run | changed | HTTP requests | by method | median ms | max ms |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label, row in rows.items():
+        by_method = ", ".join("%s %d" % (m, n) for m, n in sorted(row["requests"].items()))
+        lines.append("| %s | %s | %d | %s | %.0f | %.0f |" % (label, row["changed"], sum(row["requests"].values()), by_method,
+                                                            statistics.median(row["times"]) * 1000, max(row["times"]) * 1000))
+    lines += ["", "Create = GET pool, GET+APPLY class, APPLY pool, LIST own overlays, APPLY x2 overlays; a converged run "
+              "sends the same applies (server-side apply is the comparison) and reports unchanged.", ""]
+    text = "\n".join(lines)
+    print(text)
+    if options.append:
+        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md"), "a") as handle:
+            handle.write("\n" + text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
