@@ -41,7 +41,8 @@ PY_VERSION_NEXT = $(shell $(VENV_NEXT)/bin/python -c 'import sys; print("%d.%d" 
 TEST_PATH = $(dir $(PYTHON)):$(if $(PYTHON_NEXT),$(dir $(PYTHON_NEXT)):)$(PATH)
 COLOR := $(if $(CI),--color no,)
 PIP_INSTALL := pip install --disable-pip-version-check --quiet
-STAGE := TIMINGS_FILE=$(BUILD)/test-timings.txt $(ROOT)/hacking/stage.sh
+# every stage runs even after a failure (one CI run shows all problems); `make test` fails at the end
+STAGE := KEEP_GOING=1 TIMINGS_FILE=$(BUILD)/test-timings.txt $(ROOT)/hacking/stage.sh
 ARGS ?= tests/unit
 
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
@@ -121,7 +122,9 @@ test: $(VENV_STAMP) $(COLLECTIONS_STAMP)
 	@$(STAGE) ee $(MAKE) ee
 	@$(STAGE) docs $(MAKE) docs
 	@$(STAGE) test-next $(MAKE) test-next
-	@echo; echo "make test: all stages passed"; cat $(BUILD)/test-timings.txt
+	@echo; echo "===== make test summary (seconds per stage)"; cat $(BUILD)/test-timings.txt
+	@! grep -q FAILED $(BUILD)/test-timings.txt || { echo "make test: FAILED stages above"; exit 1; }
+	@echo "make test: all stages passed"
 
 # ---------------------------------------------------------------------------------------------- stages
 
@@ -136,8 +139,15 @@ sanity: ansible-test-tree
 	  else echo "SKIP compile on Python $$version: no python$$version on PATH or under pyenv"; fi; \
 	done
 
+# ansible-test runs pytest once per target group; junit_summary.py prints one closing "N passed" line for all
+JUNIT := $(AT_COLLECTION)/tests/output/junit
+
 units: ansible-test-tree
-	cd $(AT_COLLECTION) && PATH=$(TEST_PATH) $(VENV)/bin/ansible-test units --venv --python $(PY_VERSION) $(COLOR)
+	rm -f $(JUNIT)/python$(PY_VERSION)-*-units.xml
+	cd $(AT_COLLECTION) && PATH=$(TEST_PATH) $(VENV)/bin/ansible-test units --venv --python $(PY_VERSION) $(COLOR) || rc=$$?; \
+	  $(VENV)/bin/python $(ROOT)/hacking/junit_summary.py $(JUNIT) --pattern 'python$(PY_VERSION)-*-units.xml' \
+	    --label "units, ansible-core $$($(VENV)/bin/python -c 'import ansible; print(ansible.__version__)'), Python $(PY_VERSION)"; \
+	  exit $${rc:-0}
 
 integration: ansible-test-tree
 	@if [ -z "$$(find $(ROOT)/tests/integration/targets -mindepth 1 -maxdepth 1 -type d 2>/dev/null)" ]; then \
@@ -176,7 +186,11 @@ test-next:
 	$(MAKE) units-next integration-next
 
 units-next: $(VENV_NEXT_STAMP) ansible-test-tree
-	cd $(AT_COLLECTION) && PATH=$(TEST_PATH) $(VENV_NEXT)/bin/ansible-test units --venv --python $(PY_VERSION_NEXT) $(COLOR)
+	rm -f $(JUNIT)/python$(PY_VERSION_NEXT)-*-units.xml
+	cd $(AT_COLLECTION) && PATH=$(TEST_PATH) $(VENV_NEXT)/bin/ansible-test units --venv --python $(PY_VERSION_NEXT) $(COLOR) || rc=$$?; \
+	  $(VENV)/bin/python $(ROOT)/hacking/junit_summary.py $(JUNIT) --pattern 'python$(PY_VERSION_NEXT)-*-units.xml' \
+	    --label "units, ansible-core $$($(VENV_NEXT)/bin/python -c 'import ansible; print(ansible.__version__)'), Python $(PY_VERSION_NEXT)"; \
+	  exit $${rc:-0}
 
 integration-next: $(VENV_NEXT_STAMP) ansible-test-tree
 	@if [ -z "$$(find $(ROOT)/tests/integration/targets -mindepth 1 -maxdepth 1 -type d 2>/dev/null)" ]; then \
