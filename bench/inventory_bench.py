@@ -185,8 +185,8 @@ def main():
                 handle.write(text)
 
         # warm-up (bytecode, page cache) and selection check
-        _, _, ours_inv = run_inventory(paths["ours"], env)
-        _, _, peer_inv = run_inventory(paths["peer"], env)
+        ours_inv = run_inventory(paths["ours"], env)[2]
+        peer_inv = run_inventory(paths["peer"], env)[2]
         ours_hosts = set(ours_inv["_meta"]["hostvars"])
         peer_hosts = set(peer_inv["_meta"]["hostvars"])
         if ours_hosts != peer_hosts:
