@@ -42,6 +42,7 @@ __metaclass__ = type
 import re
 import xml.etree.ElementTree as ET
 
+from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import catalog
 from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig.model import (
     ComputeInstance,
     Gpu,
@@ -415,6 +416,10 @@ def parse_query_xml(text):
             mig_pending=pending if pending in ("Enabled", "Disabled") else None,
             architecture=_na(_text(node, "product_architecture")),
         )
+        if gpu.architecture is None:
+            # Drivers before R520 lack <product_architecture>; the PCI device id still tells Ampere from Hopper.
+            model = catalog.model_for_pci_device_id(gpu.pci_device_id)
+            gpu.architecture = model.architecture.capitalize() if model else None
         gpu.mig_devices = []
         for dev in node.findall("mig_devices/mig_device"):
             gpu.mig_devices.append({

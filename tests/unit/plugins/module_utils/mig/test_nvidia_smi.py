@@ -39,6 +39,15 @@ def test_real_query_xml():
     assert gpu.mig_devices == [] and gpu.processes == []
 
 
+def test_architecture_falls_back_to_the_pci_device_id():
+    text = capture("q_xml.txt")[0]
+    old_driver = re.sub(r"\s*<product_architecture>Hopper</product_architecture>", "", text)
+    (gpu,) = smi.parse_query_xml(old_driver.replace("233010DE", "20B010DE"))
+    assert gpu.architecture == "Ampere" and gpu.needs_reset_for_mode_change
+    (gpu,) = smi.parse_query_xml(old_driver.replace("233010DE", "FFFF10DE"))
+    assert gpu.architecture is None and not gpu.needs_reset_for_mode_change
+
+
 def test_real_lgip_and_lgipp():
     profiles = smi.merge_profiles(smi.parse_lgip(capture("lgip.txt")[0]), smi.parse_lgipp(capture("lgipp.txt")[0]))
     assert list(profiles) == [0]
