@@ -15,6 +15,7 @@ import pytest
 
 boto3 = pytest.importorskip("boto3")
 
+from ansible_collections.gpu_slicing.eks.tests.support import child_env  # noqa: E402
 from ansible_collections.gpu_slicing.eks.tests.support.moto_server import MotoServer  # noqa: E402
 from ansible_collections.gpu_slicing.eks.tests.support.ports import is_listening  # noqa: E402
 
@@ -58,7 +59,7 @@ def test_cli_serve_detaches_and_stop_ends_it(tmp_path):
     pidfile = tmp_path / "moto.pid"
     module = "ansible_collections.gpu_slicing.eks.tests.support.moto_server"
     served = subprocess.run([sys.executable, "-m", module, "serve", "--pidfile", str(pidfile)],
-                            capture_output=True, text=True, timeout=60, check=True)
+                            capture_output=True, text=True, timeout=60, check=True, env=child_env())
     endpoint = served.stdout.strip()
     port = int(endpoint.rsplit(":", 1)[1])
     pid = int(pidfile.read_text())
@@ -67,7 +68,7 @@ def test_cli_serve_detaches_and_stop_ends_it(tmp_path):
         server = MotoServer(port=port)
         assert server.reset() == {"status": "ok"}
     finally:
-        subprocess.run([sys.executable, "-m", module, "stop", "--pidfile", str(pidfile)], check=True, timeout=30)
+        subprocess.run([sys.executable, "-m", module, "stop", "--pidfile", str(pidfile)], check=True, timeout=30, env=child_env())
     assert not pidfile.exists()
     assert not os.path.exists("/proc/%d" % pid) or open("/proc/%d/stat" % pid).read().split()[2] == "Z"
     assert not is_listening("127.0.0.1", port)
