@@ -15,6 +15,7 @@ from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import capacity
+from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import optimizer
 
 
 def _plain(value):
@@ -46,8 +47,18 @@ def mig_capacity(instance_type, config=None, layout=None, strategy="mixed", conf
         raise AnsibleFilterError("mig_capacity: %s" % to_native(exc))
 
 
+def mig_plan(demand, candidates=None, strategy="mixed", headroom=0, objective="gpus", name=optimizer.DEFAULT_NAME):
+    """The planner's result (same keys as the mig_plan module returns, plus ``warnings``)."""
+    try:
+        return optimizer.plan(_plain(demand), candidates=_plain(candidates), strategy=_plain(strategy),
+                              headroom=_plain(headroom), objective=_plain(objective), name=_plain(name))
+    except optimizer.PlanError as exc:
+        raise AnsibleFilterError("mig_plan: %s" % to_native(exc))
+
+
 class FilterModule(object):
     def filters(self):
         return {
             "mig_capacity": mig_capacity,
+            "mig_plan": mig_plan,
         }

@@ -506,7 +506,7 @@ def parse_candidates(candidates):
         if not isinstance(name, str):
             raise PlanError("candidate names must be strings, got %r" % (name,))
         if price is not None:
-            if isinstance(price, bool) or not isinstance(price, (int, float)) or price < 0 or price != price:
+            if isinstance(price, bool) or not isinstance(price, (int, float)) or math.isnan(price) or price < 0:
                 raise PlanError("price of %s must be a non-negative number (USD per hour), got %r" % (name, price))
             price = float(price)
         if name in catalog.INSTANCE_TYPES:
@@ -536,7 +536,7 @@ def parse_candidates(candidates):
 
 
 def _headroom(value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or math.isinf(value):
         raise PlanError("headroom must be a number (percent), got %r" % (value,))
     if value < 0 or value > _MAX_HEADROOM:
         raise PlanError("headroom must be between 0 and %d percent, got %r" % (_MAX_HEADROOM, value))
