@@ -67,8 +67,9 @@ def bench_planner(model):
 
 
 def main():
-    lines = [TITLE, "", "`%s` on %s, Python %s (%s)." % (" ".join(["bench/mig_engine_bench.py"]), platform.machine(),
-                                                       platform.python_version(), time.strftime("%Y-%m-%d")), ""]
+    where = "`bench/mig_engine_bench.py` on %s, Python %s (%s)." % (
+        platform.machine(), platform.python_version(), time.strftime("%Y-%m-%d"))
+    lines = [TITLE, "", where, ""]
     lines.append("| GPU model | request multisets (1-7 instances) | placeable | median (all) | median (placeable) | p99 | max |")
     lines.append("|---|---:|---:|---:|---:|---:|---:|")
     for key in ("h100-80gb", "a100-40gb", "a30-24gb"):

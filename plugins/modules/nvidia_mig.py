@@ -19,9 +19,11 @@ description:
   - Profile names are resolved to profile ids on each GPU (C(nvidia-smi mig -lgip)); placements are found by an exact
     search over C(nvidia-smi mig -lgipp) and instances are created with explicit C(profile_id:start) tuples.
   - Unlike C(nvidia-mig-parted), instances that the desired layout still contains are kept in place; only what must go
-    is destroyed and only what is missing is created. Instances with running processes are never destroyed unless
-    O(force=true).
-  - Converged runs use at most 3 C(nvidia-smi) invocations per host (C(-q -x), C(mig -lgi), C(-L)).
+    is destroyed and only what is missing is created. Instances with running processes are never destroyed, and the
+    MIG mode of a GPU with processes is never changed (unless O(force=true)); the error lists the PIDs.
+  - Converged runs use at most 3 C(nvidia-smi) invocations per host (C(-q -x), C(mig -lgi), C(-L)). A change adds
+    C(mig -lgip) and C(mig -lgipp) once per host, one batched C(-mig) call for all GPUs that change mode, one C(-cgi)
+    call per GPU (plus C(-dci)/C(-dgi) where instances go) and a verification read (C(-q -x), C(-L)).
   - Each GPU is changed atomically. If creating instances fails, the instances this run created are destroyed, the
     previous layout is restored when possible, and the module fails with the state of every GPU.
 author:
