@@ -32,3 +32,15 @@ def test_mig_capacity_mixed_and_single():
 def test_mig_capacity_errors_are_filter_errors(args, kwargs, message):
     with pytest.raises(AnsibleFilterError, match="mig_capacity: .*" + message):
         FILTERS["mig_capacity"](*args, **kwargs)
+
+
+def test_mig_plan_filter_matches_the_engine():
+    plan = FILTERS["mig_plan"]({"1g.10gb": 20, "3g.40gb": 6}, candidates=["p5.48xlarge"])
+    assert plan["gpus"] == 6 and plan["instances"] == {"p5.48xlarge": 1}
+    assert plan["nodepools"][0]["capacity"] == {"nvidia.com/mig-1g.10gb": 32, "nvidia.com/mig-3g.40gb": 8,
+                                                "nvidia.com/gpu": 0}
+
+
+def test_mig_plan_filter_errors_are_filter_errors():
+    with pytest.raises(AnsibleFilterError, match="mig_plan: .*must not be negative"):
+        FILTERS["mig_plan"]({"1g.10gb": -1})
