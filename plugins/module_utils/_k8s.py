@@ -204,12 +204,15 @@ class K8sClient(object):
                             kind.group, kind.version, kind.plural, label_selector=label_selector)
         return list(result.get("items") or [])
 
-    def apply(self, kind, obj):
-        """Server-side apply ``obj`` with our field manager (force: these objects are ours)."""
+    def apply(self, kind, obj, dry_run=None):
+        """Server-side apply ``obj`` with our field manager (force: these objects are ours).
+
+        ``dry_run`` True/False overrides the client's setting for this call (a preflight of a real run).
+        """
         name = obj["metadata"]["name"]
         # Raw body: an apply that creates answers 201, which the generated client maps to None for PATCH.
         kwargs = dict(field_manager=FIELD_MANAGER, force=True, _content_type="application/apply-patch+yaml", _preload_content=False)
-        if self.dry_run:
+        if self.dry_run if dry_run is None else dry_run:
             kwargs["dry_run"] = DRY_RUN_ALL
         response = self._call("APPLY %s %s" % (kind.kind, name), self.api.patch_cluster_custom_object,
                               kind.group, kind.version, kind.plural, name, obj, **kwargs)

@@ -22,8 +22,10 @@ description:
     that matter (restricted label domains, requirement operators, minValues, budgets, nodeClassRef
     immutability, role or instance profile, AMI alias rules, restricted tags, overlay capacity). Every error
     names the field.
-  - Writes with server-side apply under the field manager C(gpu-slicing-eks). Check mode sends the same
-    requests with C(dryRun=All), so the API server validates them and stores nothing.
+  - Writes with server-side apply under the field manager C(gpu-slicing-eks). Every object is first applied
+    with C(dryRun=All), so the API server's admission judges all of them before the first write (one rejected
+    object leaves everything as it was), and only objects whose answer differs from the live object are
+    written. Check mode stops after that dry run.
 author:
   - gpu_slicing.eks contributors (@gpu-slicing)
 extends_documentation_fragment:
@@ -549,15 +551,6 @@ class Runner(object):
                                "before": _diff_view(before), "after": _diff_view(after)})
         return changed
 
-    def apply(self, kind, obj, live=False):
-        """Apply ``obj``; ``live`` is the current object when the caller already has it (False: GET it)."""
-        name = obj["metadata"]["name"]
-        if live is False:
-            live = self.client.get(kind, name)
-        after = self.client.apply(kind, obj)
-        self._record(kind, name, live, after)
-        return after
-
     def delete(self, kind, name, live=None):
         live = live if live is not None else self.client.get(kind, name)
         if live is None:
@@ -584,15 +577,28 @@ class Runner(object):
                                                                                self.params.get("mig_config"), self.params["name"]))
 
         result = {"instance_types": instance_types, "mig_capacity": mig_capacity}
-        if objects["ec2nodeclass"]:
-            result["ec2nodeclass"] = self.apply(k8s.EC2NODECLASS, objects["ec2nodeclass"])
-        after_pool = self.client.apply(k8s.NODEPOOL, nodepool)
-        self._record(k8s.NODEPOOL, self.params["name"], live_pool, after_pool)
-        result["nodepool"] = after_pool
         # One LIST gives the live state of all our overlays (no GET per overlay) and the stale ones to prune.
         own = dict((o["metadata"]["name"], o) for o in self._own_overlays())
-        result["nodeoverlays"] = [self.apply(k8s.NODEOVERLAY, overlay, live=own.get(overlay["metadata"]["name"]))
-                                  for overlay in objects["nodeoverlays"]]
+        plan = []
+        if objects["ec2nodeclass"]:
+            plan.append((k8s.EC2NODECLASS, objects["ec2nodeclass"], self.client.get(k8s.EC2NODECLASS, objects["ec2nodeclass"]["metadata"]["name"])))
+        plan.append((k8s.NODEPOOL, nodepool, live_pool))
+        plan.extend((k8s.NODEOVERLAY, overlay, own.get(overlay["metadata"]["name"])) for overlay in objects["nodeoverlays"])
+
+        # Preflight: the API server's admission (schema, CEL) judges every object with dryRun=All before the first
+        # write, so one rejected object leaves all of them as they were; the answers also tell what would change.
+        previews = [self.client.apply(kind, obj, dry_run=True) for kind, obj, dummy in plan]
+        applied = []
+        for (kind, obj, live), preview in zip(plan, previews):
+            if self._record(kind, obj["metadata"]["name"], live, preview):
+                applied.append(preview if self.module.check_mode else self.client.apply(kind, obj, dry_run=False))
+            else:
+                applied.append(live)  # unchanged: nothing is written
+        if objects["ec2nodeclass"]:
+            result["ec2nodeclass"] = applied.pop(0)
+        result["nodepool"] = applied.pop(0)
+        result["nodeoverlays"] = applied
+
         wanted = set(o["metadata"]["name"] for o in objects["nodeoverlays"])
         for name, stale in sorted(own.items()):
             if name not in wanted:

@@ -247,3 +247,30 @@ def test_kubectl_lists_the_objects(kube, custom):
                      "nodeoverlay.karpenter.sh/shown-p5-48xlarge"):
         assert expected in lines, out.stdout
     run_module(dict(pool_args(kube, "shown"), state="absent", delete_node_class=True))
+
+
+def test_server_rejection_in_preflight_writes_nothing(kube, custom):
+    """Local checks do not cover everything (here replicas >= 0): the server's dry run rejects it before any write."""
+    args = pool_args(kube, "atomic", spec={"replicas": -1}, weight=None)
+    result = run_module(args)
+    assert result["failed"] is True
+    assert "HTTP 422" in result["msg"] and "spec.replicas" in result["msg"], result["msg"]
+    # The EC2NodeClass comes first and passed its own preflight, yet was not written either.
+    assert stored(custom, "ec2nodeclasses", "atomic-class") is None
+    assert stored(custom, "nodepools", "atomic") is None
+    assert [n for n in names(custom, "nodeoverlays") if n.startswith("atomic-")] == []
+
+
+def test_wait_for_ready(kube, custom):
+    args = pool_args(kube, "waiting", node_class="shared", node_overlay=False)
+    run_module(args)
+    timed_out = run_module(dict(args, wait=True, wait_timeout=1))
+    assert timed_out["failed"] is True and "timed out after 1s" in timed_out["msg"] and "no Ready condition" in timed_out["msg"]
+
+    # Karpenter's controller would set this; the emulator has no controllers, so the test plays that part.
+    custom.patch_cluster_custom_object_status("karpenter.sh", "v1", "nodepools", "waiting", {"status": {"conditions": [
+        {"type": "Ready", "status": "True", "reason": "Ready", "message": "", "lastTransitionTime": "2026-11-26T00:00:00Z"}]}})
+    ready = run_module(dict(args, wait=True, wait_timeout=30))
+    assert ready["changed"] is False
+    assert ready["nodepool"]["status"]["conditions"][0]["status"] == "True"
+    run_module(dict(args, state="absent"))
