@@ -36,7 +36,7 @@ NODEPOOL = {"apiVersion": "karpenter.sh/v1", "kind": "NodePool", "metadata": {"n
 
 def timed(function, repeat):
     samples = []
-    for _ in range(repeat):
+    for _sample in range(repeat):
         start = time.perf_counter()
         function()
         samples.append((time.perf_counter() - start) * 1000.0)
@@ -52,7 +52,7 @@ def main():
     rows = []
 
     starts = []
-    for _ in range(3):
+    for _run in range(3):
         begin = time.perf_counter()
         with KubeEmulator():
             starts.append(time.perf_counter() - begin)
@@ -90,7 +90,8 @@ def main():
         measures = [
             ("HTTP create ConfigMap (no admission)", timed(create_configmap, args.repeat)),
             ("HTTP create NodePool (CRD admission)", timed(create_nodepool, args.repeat)),
-            ("HTTP server-side apply NodePool, no change", timed(lambda: nodepools.server_side_apply(body=NODEPOOL, name="np", field_manager="bench"), args.repeat)),
+            ("HTTP server-side apply NodePool, no change",
+             timed(lambda: nodepools.server_side_apply(body=NODEPOOL, name="np", field_manager="bench"), args.repeat)),
             ("HTTP get NodePool", timed(lambda: custom.get_cluster_custom_object("karpenter.sh", "v1", "nodepools", "np"), args.repeat)),
             ("HTTP list 200 nodes, labelSelector matches 50", timed(lambda: core.list_node(label_selector="nvidia.com/gpu.present=true"), 50)),
         ]
@@ -107,7 +108,7 @@ def main():
     if args.write:
         existing = open(RESULTS).read() if os.path.exists(RESULTS) else "# Benchmarks\n\n"
         if TITLE in existing:
-            head, _, rest = existing.partition(TITLE)
+            head, rest = existing.partition(TITLE)[0::2]
             tail = rest[rest.find("\n## "):] if "\n## " in rest else ""
             existing = head + text + tail.lstrip("\n") if tail else head + text
         else:

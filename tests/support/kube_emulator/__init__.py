@@ -44,12 +44,15 @@ What it does like a real API server:
   ``GET /emulator/cel-rules``; installed CRDs get ``Established``/``NamesAccepted`` conditions;
 - watches (``?watch=true``) with label/field selectors, ``resourceVersion`` (replay from a bounded log of
   the last 2000 events) and ``timeoutSeconds``;
-- ``--state-file`` persists every object as JSON, so a long-running demo server survives restarts.
+- ``--state-file`` persists every object as JSON, so a long-running demo server survives restarts;
+- ``Table`` output for ``kubectl get`` (CRD ``additionalPrinterColumns``; Node and Pod columns);
+- ``/openapi/v3`` with every operation advertising ``fieldValidation`` (kubectl then validates on the server,
+  no ``--validate=false`` needed) and the schemas of custom resources (``kubectl explain nodepool.spec``).
 
 Differences from a real kube-apiserver (by design or not done):
 - no authentication, authorization (RBAC), admission webhooks, quotas, PodDisruptionBudgets or
-  ``limit``/``continue`` pagination (every list is complete); no protobuf, no Table output (kubectl
-  prints its client-side columns), no ``/openapi/v2|v3`` (use ``kubectl --validate=false``);
+  ``limit``/``continue`` pagination (every list is complete); no protobuf; no ``/openapi/v2`` and no
+  built-in schemas in ``/openapi/v3`` (``kubectl explain pod`` does not work);
 - no controllers: nothing schedules pods, starts containers, rolls out Deployments, fills DaemonSet
   status or reacts to NodePools; deletion is immediate (no graceful pod termination);
 - server-side apply is simplified (see ``patching``): lists are owned atomically unless they are

@@ -481,6 +481,8 @@ class KubeApiServer(kmock.KubernetesEmulator):
         try:
             if path.startswith("/emulator/"):
                 return self._json(self._serve_emulator(path))
+            if path == "/openapi/v3" or path.startswith("/openapi/v3/"):
+                return self._json(self._serve_openapi_v3(path))
             if path in ("/healthz", "/readyz", "/livez"):
                 return aiohttp.web.Response(text="ok")
             if path == "/version":
@@ -515,6 +517,40 @@ class KubeApiServer(kmock.KubernetesEmulator):
             return {"resourceVersion": str(self._rv), "objects": sum(1 for o in self.objects.values() if not o.deleted),
                     "counters": dict(self.counters)}
         raise ApiError(404, "NotFound", "unknown emulator endpoint %s" % path)
+
+    # -- OpenAPI v3: just enough for kubectl to validate on the server and to ``kubectl explain`` custom resources
+    def _serve_openapi_v3(self, path):
+        group_versions = sorted({(t.group, t.version) for t in self._types.values()})
+        if path == "/openapi/v3":
+            return {"paths": {self._gv_path(g, v): {"serverRelativeURL": "/openapi/v3/%s?hash=%s" % (self._gv_path(g, v), self._rv)}
+                              for g, v in group_versions}}
+        wanted = path[len("/openapi/v3/"):]
+        for group, version in group_versions:
+            if self._gv_path(group, version) == wanted:
+                return self._openapi_document(group, version)
+        raise ApiError(404, "NotFound", "the server could not find the requested resource")
+
+    @staticmethod
+    def _gv_path(group, version):
+        return "apis/%s/%s" % (group, version) if group else "api/%s" % version
+
+    def _openapi_document(self, group, version):
+        """Operations advertise ``fieldValidation`` (kubectl then validates on the server, no client-side schema
+        download); custom resources also get their schema. No request bodies are described, so kubectl builds
+        patches from its built-in types (strategic) or as merge patches (custom resources), as with a real server."""
+        paths, schemas = {}, {}
+        params = [{"name": name, "in": "query", "schema": {"type": "string"}} for name in ("dryRun", "fieldManager", "fieldValidation", "force")]
+        for rtype in (t for t in self._types.values() if t.group == group and t.version == version):
+            gvk = {"group": group, "version": version, "kind": rtype.kind}
+            base = "/%s%s/%s" % (self._gv_path(group, version), "/namespaces/{namespace}" if rtype.namespaced else "", rtype.plural)
+            operation = {"x-kubernetes-group-version-kind": gvk, "parameters": params, "responses": {"200": {"description": "OK"}}}
+            paths[base + "/{name}"] = {"get": dict(operation, parameters=[]), "put": operation, "patch": operation}
+            paths[base] = {"post": operation}
+            if rtype.admission is not None:
+                reversed_group = ".".join(reversed(group.split(".")))
+                schemas["%s.%s.%s" % (reversed_group, version, rtype.kind)] = dict(rtype.admission.schema, **{"x-kubernetes-group-version-kind": [gvk]})
+        return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": SERVER_VERSION["gitVersion"]}, "paths": paths,
+                "components": {"schemas": schemas}}
 
     # -- discovery
     def _discovery(self, path):
@@ -585,7 +621,8 @@ class KubeApiServer(kmock.KubernetesEmulator):
             if method == "GET":
                 listing = self._list(rtype, namespace, params)
                 if table_wanted:
-                    return self._json(tables.table(rtype.printer_columns, listing["items"], listing["metadata"]["resourceVersion"], params.get("includeObject")))
+                    return self._json(tables.table(rtype.printer_columns, listing["items"], listing["metadata"]["resourceVersion"],
+                                                   params.get("includeObject")))
                 return self._json(listing)
             if method == "POST":
                 body = self._body(request)
@@ -599,7 +636,8 @@ class KubeApiServer(kmock.KubernetesEmulator):
             if obj is None:
                 raise _not_found(rtype, name)
             if table_wanted:
-                return self._json(tables.table(rtype.printer_columns, [self._present(rtype, obj)], obj["metadata"]["resourceVersion"], params.get("includeObject")))
+                return self._json(tables.table(rtype.printer_columns, [self._present(rtype, obj)], obj["metadata"]["resourceVersion"],
+                                               params.get("includeObject")))
             return self._json(self._present(rtype, obj))
         if method == "POST" and subresource == "eviction":
             return self._json(self._evict(rtype, namespace, name, params, self._body(request, required=False)), status=201)

@@ -358,7 +358,9 @@ def test_watch_streams_changes_with_selectors(client, core, unique):
 
 def test_state_file_survives_a_restart(tmp_path):
     state = str(tmp_path / "state.json")
-    with KubeEmulator(crds=[], nodes=[CPU_NODE], workdir=str(tmp_path / "one"), state_file=state) as first:
+    crds = [path for path in launcher.default_crds() if "nodepools" in path]
+    with KubeEmulator(crds=crds, nodes=[CPU_NODE], workdir=str(tmp_path / "one"), state_file=state) as first:
+        kubernetes.client.CustomObjectsApi(first.api_client()).create_cluster_custom_object("karpenter.sh", "v1", "nodepools", nodepool("kept"))
         core = kubernetes.client.CoreV1Api(first.api_client())
         core.patch_node("cpu-1", {"metadata": {"labels": {"kept": "yes"}}})
         rv = core.read_node("cpu-1").metadata.resource_version
@@ -366,6 +368,12 @@ def test_state_file_survives_a_restart(tmp_path):
         core = kubernetes.client.CoreV1Api(second.api_client())
         node = core.read_node("cpu-1")
         assert node.metadata.labels["kept"] == "yes" and node.metadata.resource_version == rv
+        # The CRD came back from the state file, with its admission: the NodePool is served and still validated.
+        custom = kubernetes.client.CustomObjectsApi(second.api_client())
+        assert custom.get_cluster_custom_object("karpenter.sh", "v1", "nodepools", "kept")["spec"]["disruption"]["consolidateAfter"] == "0s"
+        with pytest.raises(ApiException) as invalid:
+            custom.patch_cluster_custom_object("karpenter.sh", "v1", "nodepools", "kept", {"spec": {"weight": 0}})
+        assert invalid.value.status == 422
         core.create_namespaced_config_map("default", {"metadata": {"name": "after"}})
         assert int(core.read_namespaced_config_map("after", "default").metadata.resource_version) > int(rv)
 

@@ -77,7 +77,8 @@ def kubectl(kube, *args, stdin=None, check=True):
 
 @pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
 def test_kubectl_applies_lists_and_deletes_karpenter_objects(kube):
-    applied = kubectl(kube, "apply", "--server-side", "--validate=false", "-f", "-", stdin=NODEPOOL_YAML)
+    # No --validate=false needed: /openapi/v3 advertises fieldValidation, so kubectl validates on the server.
+    applied = kubectl(kube, "apply", "--server-side", "-f", "-", stdin=NODEPOOL_YAML)
     assert "nodepool.karpenter.sh/gpu serverside-applied" in applied.stdout
     assert "nodeoverlay.karpenter.sh/gpu-mig serverside-applied" in applied.stdout
     table = kubectl(kube, "get", "nodepools").stdout.splitlines()
@@ -96,6 +97,12 @@ def test_kubectl_applies_lists_and_deletes_karpenter_objects(kube):
     invalid = kubectl(kube, "apply", "--server-side", "--validate=false", "-f", "-", check=False,
                       stdin=NODEPOOL_YAML.replace("operator: In", "operator: Maybe", 1))
     assert invalid.returncode != 0 and "spec.template.spec.requirements[0].operator" in invalid.stderr
+    unknown = kubectl(kube, "apply", "--server-side", "-f", "-", check=False, stdin=NODEPOOL_YAML.replace("requirements:", "bogus: 1\n      requirements:", 1))
+    assert unknown.returncode != 0 and ".spec.template.spec.bogus: field not declared in schema" in unknown.stderr
+    client_side = kubectl(kube, "apply", "-f", "-", stdin=NODEPOOL_YAML.replace("KarpenterNodeRole", "GpuNodeRole"))
+    assert "ec2nodeclass.karpenter.k8s.aws/gpu configured" in client_side.stdout
+    assert kubectl(kube, "get", "ec2nodeclass", "gpu", "-o", "jsonpath={.spec.role}").stdout == "GpuNodeRole"
+    assert "consolidationPolicy\t<string>" in kubectl(kube, "explain", "nodepool.spec.disruption").stdout
     kubectl(kube, "delete", "nodeoverlay", "gpu-mig")
     assert kubectl(kube, "get", "nodeoverlays", "-o", "name").stdout.strip() == ""
 
@@ -106,7 +113,7 @@ def test_kubectl_nodes_cordon_drain_uncordon(kube):
     assert kubectl(kube, "get", "nodes", "-l", "nvidia.com/gpu.present=true", "-o", "name").stdout.split() == ["node/gpu-1"]
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "kubectl-victim", "namespace": "default"},
            "spec": {"nodeName": "gpu-1", "containers": [{"name": "c", "image": "busybox"}]}}
-    kubectl(kube, "create", "--validate=false", "-f", "-", stdin=json.dumps(pod))
+    kubectl(kube, "create", "--validate=false", "-f", "-", stdin=json.dumps(pod))  # the flag still works
     kubectl(kube, "cordon", "gpu-1")
     rows = [line.split() for line in kubectl(kube, "get", "nodes", "-o", "wide").stdout.splitlines()]
     assert rows[0] == ["NAME", "STATUS", "ROLES", "AGE", "VERSION", "INSTANCE-TYPE"]
