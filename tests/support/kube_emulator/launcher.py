@@ -16,6 +16,8 @@ import urllib.request
 
 import yaml
 
+from .. import child_env, collections_root
+
 # tests/support/kube_emulator/launcher.py -> collection root (tests/..) and the directory holding ansible_collections/.
 _HERE = os.path.dirname(os.path.abspath(__file__))
 COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(_HERE)))
@@ -37,22 +39,14 @@ def default_crds():
 
 
 def collections_parent():
-    """The directory holding the ``ansible_collections`` tree this package was imported from (or None)."""
-    parts = __name__.split(".")
-    if parts[0] != "ansible_collections":
-        return None
-    # Walk up from this file as many levels as the package has below the ansible_collections parent.
-    root = _HERE
-    for _level in range(len(parts) - 1):
-        root = os.path.dirname(root)
-    return root
+    """The directory holding the ``ansible_collections`` tree this package was imported from."""
+    return collections_root()
 
 
 def _python_path():
-    """PYTHONPATH that makes ``ansible_collections.gpu_slicing.eks`` importable in the child process."""
-    extra = [collections_parent()] if collections_parent() else []
-    current = os.environ.get("PYTHONPATH")
-    return os.pathsep.join(extra + ([current] if current else []))
+    """PYTHONPATH that makes ``ansible_collections.gpu_slicing.eks`` importable in the child process
+    (under ``ansible-test units`` only its pytest plugin makes it importable)."""
+    return child_env()["PYTHONPATH"]
 
 
 def write_kubeconfig(path, url, context="kube-emulator", namespace="default"):
