@@ -106,8 +106,9 @@ def main():
     ]
     for label, row in rows.items():
         by_method = ", ".join("%s %d" % (m, n) for m, n in sorted(row["requests"].items()))
-        lines.append("| %s | %s | %d | %s | %.0f | %.0f |" % (label, row["changed"], sum(row["requests"].values()), by_method,
-                                                            statistics.median(row["times"]) * 1000, max(row["times"]) * 1000))
+        cells = (label, row["changed"], sum(row["requests"].values()), by_method,
+                 statistics.median(row["times"]) * 1000, max(row["times"]) * 1000)
+        lines.append("| %s | %s | %d | %s | %.0f | %.0f |" % cells)
     lines += ["", "Every present run reads GET pool, LIST own overlays, GET class, then dry-runs the apply of all 4 objects "
               "(PATCH dryRun=All: server admission before any write); only objects whose dry-run answer differs from the "
               "live object are applied for real. So a converged run writes nothing, an update writes one object.", ""]
