@@ -98,7 +98,8 @@ options:
   persist_path:
     description:
       - File written when O(persist=true); a mig-parted v1 config with the single label C(gpu-slicing) and one entry
-        per managed GPU (C(device-filter), C(devices), C(mig-enabled), C(mig-devices)).
+        per managed GPU (C(device-filter), C(devices), C(mig-enabled), C(mig-devices)). Entries of GPUs this run did not
+        manage (see O(gpus)) are kept from the existing file.
       - Readable by C(nvidia-mig-parted apply -f FILE -c gpu-slicing) and by this module with O(config=gpu-slicing)
         and O(config_file=FILE).
     type: path
@@ -422,13 +423,33 @@ def target_lines(plans, gpus_by_index):
     return lines
 
 
-def persist_document(plans):
-    per_gpu = []
+def persist_document(plans, path=None):
+    """The persisted file: this run's GPUs, plus entries for other GPUs kept from the existing file.
+
+    A run limited with ``gpus`` must not make the boot service forget the other GPUs. Entries of an
+    existing file that cannot be read are dropped (the file is ours and gets rewritten).
+    """
+    per_gpu = {}
+    for entry in _existing_persisted_entries(path):
+        if isinstance(entry["devices"], list) and len(entry["devices"]) == 1:
+            device_id = entry["device_filter"][0][0] if entry["device_filter"] else None
+            per_gpu[entry["devices"][0]] = (entry["devices"][0], device_id, entry["mig_enabled"], entry["mig_devices"])
     for plan in plans:
         if plan.desired is None:
             continue
-        per_gpu.append((plan.gpu.index, plan.gpu.pci_device_id, plan.desired.mig_enabled, plan.desired.layout))
-    return configs.build_document(per_gpu, PERSIST_LABEL)
+        per_gpu[plan.gpu.index] = (plan.gpu.index, plan.gpu.pci_device_id, plan.desired.mig_enabled, plan.desired.layout)
+    return configs.build_document([per_gpu[i] for i in sorted(per_gpu)], PERSIST_LABEL)
+
+
+def _existing_persisted_entries(path):
+    if not path or not os.path.exists(path):
+        return []
+    try:
+        with open(path) as handle:
+            data, _loader = configs.load_config_text(handle.read())
+        return configs.select_entries(data, PERSIST_LABEL)
+    except (IOError, OSError, configs.MigConfigError):
+        return []
 
 
 def persist_needed(path, text):
@@ -676,7 +697,7 @@ def main():
 
     persist_text = None
     if params["persist"] and plans:
-        persist_text = configs.dump_config(persist_document(plans))
+        persist_text = configs.dump_config(persist_document(plans, params["persist_path"]))
         if persist_needed(params["persist_path"], persist_text):
             changed = True
         else:
