@@ -27,7 +27,8 @@ from ansible_collections.gpu_slicing.eks.tests.unit.plugins.inventory.ec2_fleet 
 
 # <root>/ansible_collections/gpu_slicing/eks/tests/unit/plugins/inventory/ec2_fleet.py, as imported
 COLLECTIONS_ROOT = os.path.abspath(os.path.join(os.path.dirname(ec2_fleet.__file__), *([os.pardir] * 7)))
-ANSIBLE_INVENTORY = os.path.join(os.path.dirname(sys.executable), "ansible-inventory")
+# `python -m` works in a plain venv and under ansible-test, whose venvs get ansible through PYTHONPATH only
+ANSIBLE_INVENTORY = [sys.executable, "-m", "ansible.cli.inventory"]
 
 E1, W2 = "us-east-1", "us-west-2"
 FLEET = [
@@ -151,6 +152,8 @@ class Runner:
             AWS_ENDPOINT_URL=endpoint_url,
             AWS_DEFAULT_REGION=E1,
         )
+        if os.environ.get("PYTHONPATH"):
+            self.env["PYTHONPATH"] = os.environ["PYTHONPATH"]
 
     def run(self, config, name="test.gpu_nodes.yml", env=None, args=(), expect_ok=True):
         path = self.tmp_path / name
@@ -161,7 +164,7 @@ class Runner:
                 run_env.pop(key, None)
             else:
                 run_env[key] = value
-        proc = subprocess.run([ANSIBLE_INVENTORY, "-i", str(path), "--list"] + list(args), env=run_env,
+        proc = subprocess.run(ANSIBLE_INVENTORY + ["-i", str(path), "--list"] + list(args), env=run_env,
                               capture_output=True, text=True, timeout=300, check=False)
         if expect_ok:
             assert proc.returncode == 0, proc.stderr
