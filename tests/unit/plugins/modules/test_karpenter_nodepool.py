@@ -274,3 +274,23 @@ def test_wait_for_ready(kube, custom):
     assert ready["changed"] is False
     assert ready["nodepool"]["status"]["conditions"][0]["status"] == "True"
     run_module(dict(args, state="absent"))
+
+
+def test_dropped_label_is_removed_and_mig_config_change_is_a_template_diff(kube, custom):
+    args = pool_args(kube, "owned", node_class="shared", node_overlay=False, labels={"team": "ml", "tier": "gold"})
+    run_module(args)
+    assert stored(custom, "nodepools", "owned")["spec"]["template"]["metadata"]["labels"]["tier"] == "gold"
+
+    # Server-side apply: a field our manager stops sending is removed from the live object.
+    dropped = run_module(dict(args, labels={"team": "ml"}), diff=True)
+    assert dropped["changed"] is True
+    assert differing_paths(dropped["diff"][0]["before"], dropped["diff"][0]["after"]) == ["spec.template.metadata.labels.tier"]
+    assert "tier" not in stored(custom, "nodepools", "owned")["spec"]["template"]["metadata"]["labels"]
+
+    switched = run_module(dict(args, labels={"team": "ml"}, mig_config="all-3g.40gb"), diff=True)
+    assert switched["changed"] is True
+    assert differing_paths(switched["diff"][0]["before"], switched["diff"][0]["after"]) == [
+        "spec.template.metadata.labels.nvidia.com/mig.config"]
+    assert [w for w in switched["warnings"] if "'all-1g.10gb' to 'all-3g.40gb'" in w and "drift" in w]
+    assert switched["mig_capacity"] == {"p5.48xlarge": {"nvidia.com/mig-3g.40gb": 16, "nvidia.com/gpu": 0}}
+    run_module(dict(args, state="absent"))
