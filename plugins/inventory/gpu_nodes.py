@@ -109,7 +109,7 @@ plugin: gpu_slicing.eks.gpu_nodes
 regions: [us-east-1]
 cluster_name: prod
 
-# ---
+---
 # Every GPU node of two Karpenter NodePools, SSM-friendly host names, cached for an hour
 plugin: gpu_slicing.eks.gpu_nodes
 regions: [us-east-1, us-west-2]
