@@ -12,7 +12,7 @@ module: mig_plan
 short_description: Plan MIG layouts, the fewest GPUs and the cheapest EC2 instances for a demand of MIG slices
 version_added: 0.1.0
 author:
-  - gpu_slicing.eks contributors
+  - gpu_slicing.eks contributors (@gpu-slicing)
 description:
   - >-
     Turns a demand of MIG slices (for example V({"1g.10gb": 20, "3g.40gb": 6}), or a list of workloads) into a plan
@@ -39,9 +39,8 @@ options:
         list of workloads.
       - Names are mig-parted/nvidia-smi profile names (V(1g.10gb), V(1g.10gb+me)) or the device plugin's resource names
         (V(nvidia.com/mig-1g.10gb), V(nvidia.com/mig-1g.10gb.me)).
-      - "A workload is a mapping with O(demand[].name), O(demand[].replicas) (default V(1)) and either
-        O(demand[].profile) (+ O(demand[].count), default V(1)) or O(demand[].resources) (profile name to count, per
-        replica)."
+      - "A workload is a mapping with C(name), C(replicas) (default V(1)) and either C(profile) (+ C(count), default
+        V(1)) or C(resources) (profile name to count, per replica)."
       - Counts must be whole numbers >= 0 and the demand must ask for at least one slice.
     type: raw
     required: true
@@ -81,11 +80,12 @@ options:
     default: mig-plan
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
+    details: The module never changes anything; check mode returns the same plan.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
-  platform:
-    platforms: all
 notes:
   - The plan counts slices; it does not check that all slices of one pod land on one node (a warning says so for
     workloads that ask for several slices per pod).
@@ -189,7 +189,7 @@ provisioned_gpus:
   type: int
   sample: 8
 spare_gpus:
-  description: O(provisioned_gpus) minus O(gpus).
+  description: RV(provisioned_gpus) minus RV(gpus).
   returned: success
   type: int
   sample: 2
@@ -336,7 +336,7 @@ nodepools:
       sample: {"name": "mig-plan-1", "instance_types": ["p4de.24xlarge"], "mig_config": "mig-plan-1",
                "mig_strategy": "mixed", "node_overlay": true, "mig_layout": {"1g.10gb": 4, "3g.40gb": 1}}
 optimality:
-  description: Why O(gpus) is the minimum.
+  description: Why RV(gpus) is the minimum.
   returned: success
   type: dict
   contains:
@@ -347,7 +347,7 @@ optimality:
       sample: 6
     proof:
       description:
-        - V(lower-bound) when O(gpus) equals the lower bound given by O(optimality.certificate);
+        - V(lower-bound) when RV(gpus) equals the lower bound given by RV(optimality.certificate);
           V(exhaustive-search) when every smaller GPU count was searched and failed;
           V(single-strategy) when every profile has its own GPUs (ceil of demand over the per-GPU maximum).
       type: str
