@@ -209,10 +209,12 @@ def build_filters(instance_states, include_non_mig, cluster_name, nodepools, ext
     for name, values in extra.items():
         target = tag_filters if name.startswith("tag") else filters
         target.append({"Name": name, "Values": values})
-    if cluster_name:
+    # A filter name the user already set is not sent twice (EC2 does not AND repeated names); the
+    # controller checks cluster and NodePool membership of every instance anyway.
+    if cluster_name and "tag-key" not in extra:
         # One query for all three tag schemes; eks:cluster-name values are checked client-side.
         filters.append({"Name": "tag-key", "Values": ["kubernetes.io/cluster/" + cluster_name, "eks:cluster-name"]})
-    if nodepools:
+    if nodepools and "tag:karpenter.sh/nodepool" not in extra:
         filters.append({"Name": "tag:karpenter.sh/nodepool", "Values": list(nodepools)})
     return filters + tag_filters
 
@@ -236,8 +238,10 @@ def slim_instance(instance, region):
 
 
 def gpu_facts_from_type(info):
-    """GPU facts of one DescribeInstanceTypes entry, or None when it has no GPU."""
+    """GPU facts of one DescribeInstanceTypes entry, or None when it has no NVIDIA GPU."""
     gpus = (info.get("GpuInfo") or {}).get("Gpus") or []
+    if gpus and any(g.get("Manufacturer", "NVIDIA") != "NVIDIA" for g in gpus):
+        return None  # AMD / Xilinx accelerators: nothing for MIG tooling to do
     if gpus:
         gpu = gpus[0]
         return {
@@ -365,6 +369,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 for instance in reservation.get("Instances", []):
                     item = slim_instance(instance, region)
                     if opts["cluster_name"] and not cluster_of(item["tags"], opts["cluster_name"]):
+                        continue
+                    if opts["nodepools"] and item["tags"].get("karpenter.sh/nodepool") not in opts["nodepools"]:
                         continue
                     instances.append(item)
         except Exception as exc:  # pylint: disable=broad-except

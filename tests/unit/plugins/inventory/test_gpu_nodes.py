@@ -422,3 +422,45 @@ def test_access_denied_is_one_clear_line(tmp_path, monkeypatch):
                                 "ec2:DescribeInstances; the IAM policy must allow ec2:DescribeInstances and "
                                 "ec2:DescribeInstanceTypes" % server.endpoint_url)
     assert key["SecretAccessKey"] not in proc.stderr
+
+
+def test_user_tag_key_filter_is_not_doubled_and_cluster_still_checked(runner, moto):
+    """filters.tag-key replaces the plugin's own tag-key filter; cluster membership is still checked per instance."""
+    inventory = runner.run("plugin: gpu_slicing.eks.gpu_nodes\nregions: [us-east-1]\ncluster_name: prod\n"
+                           "filters:\n  tag-key: Name\n")
+    # prod MIG nodes that have a Name tag; dev-mng-p4d and lone-p5 have one too but are not in prod
+    assert sorted(inventory["_meta"]["hostvars"]) == [
+        "ip-172-31-0-10.ec2.internal", "ip-172-31-0-12.ec2.internal", "ip-172-31-0-16.ec2.internal",
+        "ip-172-31-16-14.ec2.internal", "ip-172-31-32-15.ec2.internal"]
+
+
+def test_build_filters_cheap_first():
+    from ansible_collections.gpu_slicing.eks.plugins.inventory.gpu_nodes import build_filters
+
+    filters = build_filters(["running"], False, "prod", ["gpu-h100"], {"tag:team": "ml", "vpc-id": ["vpc-1"]})
+    assert [f["Name"] for f in filters] == ["instance-state-name", "instance-type", "vpc-id", "tag-key",
+                                            "tag:karpenter.sh/nodepool", "tag:team"]
+    types = filters[1]["Values"]
+    assert "p5.48xlarge" in types and "p5.*" in types and "p4de.24xlarge" in types
+    assert not any(t.startswith(("g5", "g6", "m5")) for t in types)
+    assert filters[3]["Values"] == ["kubernetes.io/cluster/prod", "eks:cluster-name"]
+    assert filters[5]["Values"] == ["ml"]
+    # include_non_mig: no type pre-selection; a user instance-type filter replaces it
+    assert [f["Name"] for f in build_filters(["running"], True, None, [], {})] == ["instance-state-name"]
+    assert build_filters(["stopped"], False, None, [], {"instance-type": "g5.xlarge"}) == [
+        {"Name": "instance-state-name", "Values": ["stopped"]}, {"Name": "instance-type", "Values": ["g5.xlarge"]}]
+
+
+def test_gpu_facts_from_type():
+    from ansible_collections.gpu_slicing.eks.plugins.inventory.gpu_nodes import gpu_facts_from_type
+
+    h100 = {"InstanceType": "p5.48xlarge", "GpuInfo": {"Gpus": [
+        {"Name": "H100", "Manufacturer": "NVIDIA", "Count": 8, "MemoryInfo": {"SizeInMiB": 81920}}]}}
+    assert gpu_facts_from_type(h100) == {"gpu_name": "H100", "gpu_count": 8, "gpu_memory_mib": 81920}
+    amd = {"InstanceType": "g4ad.xlarge", "GpuInfo": {"Gpus": [
+        {"Name": "Radeon Pro V520", "Manufacturer": "AMD", "Count": 1, "MemoryInfo": {"SizeInMiB": 8192}}]}}
+    assert gpu_facts_from_type(amd) is None
+    assert gpu_facts_from_type({"InstanceType": "m5.large"}) is None
+    # described without GpuInfo but known to the catalog (GB200: 4 GPUs per instance)
+    assert gpu_facts_from_type({"InstanceType": "p6e-gb200.36xlarge"}) == {
+        "gpu_name": "GB200", "gpu_count": 4, "gpu_memory_mib": 189471}
