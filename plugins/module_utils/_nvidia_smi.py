@@ -177,10 +177,6 @@ class NvidiaSmi(object):
 
 # --------------------------------------------------------------------------------- helpers
 
-def _strip_capture(text):
-    return text or ""
-
-
 def _na(value):
     value = (value or "").strip()
     return None if value in NA_VALUES else value

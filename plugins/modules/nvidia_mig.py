@@ -405,7 +405,7 @@ def ordered_commands(plans, path):
     return steps
 
 
-def target_lines(plans, gpus_by_index):
+def target_lines(plans):
     lines = []
     for plan in plans:
         gpu = plan.gpu
@@ -528,7 +528,7 @@ def rollback_gpu(runner, plan, created):
     return "; ".join(notes) or "nothing to roll back"
 
 
-def execute(module, runner, plans):
+def execute(runner, plans):
     """Run the steps; on failure roll back the failing GPU and raise ModuleFailure with the per-GPU state.
 
     Returns (argv lists run, indexes of GPUs whose mode change stayed pending, {gpu_index: [created GpuInstance]}).
@@ -690,7 +690,7 @@ def main():
 
     steps = ordered_commands(plans, runner.path)
     before = state_report(managed).replace("; ", "\n")
-    after = "\n".join(target_lines(plans, dict((g.index, g) for g in gpus)))
+    after = "\n".join(target_lines(plans))
     result["plan"] = [p.to_dict() for p in plans]
     result["reboot_required"] = any(p.reboot_required for p in plans)
     changed = bool(steps)
@@ -709,7 +709,7 @@ def main():
     else:
         if steps:
             try:
-                run, pending, created = execute(module, runner, plans)
+                run, pending, created = execute(runner, plans)
             except ModuleFailure as exc:
                 result.update(exc.extra)
                 result["changed"] = True
