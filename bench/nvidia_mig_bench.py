@@ -185,7 +185,7 @@ def write_results(rows, cost):
     if BEGIN in text and END in text:
         head, rest = text.split(BEGIN, 1)
         tail = rest.split(END, 1)[1].lstrip("\n")
-        text = head + section + tail
+        text = head + section + ("\n" + tail if tail.strip() else "")
     else:
         if not text:
             text = "# Benchmarks\n\n"
