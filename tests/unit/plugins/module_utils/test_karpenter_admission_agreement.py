@@ -68,3 +68,45 @@ def test_local_validation_agrees_with_admission(client, requirements, template_l
     hypothesis.event("rejected" if local else "accepted")
     assert (local is None) == (server is None), "local: %s | server: %s | pool requirements %r labels %r" % (
         local, server, requirements, template_labels)
+
+
+ami_term = st.one_of(
+    st.fixed_dictionaries({"alias": st.sampled_from(["al2023@v20261101", "al2023@latest", "bottlerocket@v1.30.0", "al2@latest",
+                                                     "windows2022@latest", "windows2022@v1", "ubuntu@latest"])}),
+    st.fixed_dictionaries({"alias": st.just("al2023@latest")}, optional={"id": st.just("ami-0abc"), "tags": st.just({"team": "ml"})}),
+    st.fixed_dictionaries({"id": st.sampled_from(["ami-0abc", "ami-1"])}, optional={"name": st.just("x")}),
+    st.fixed_dictionaries({"tags": st.just({"team": "ml"})}, optional={"name": st.just("eks-*"), "owner": st.just("amazon")}),
+)
+# Weighted towards valid choices so that both verdicts occur often.
+GOOD_SUBNETS, GOOD_GROUPS = [{"tags": {"karpenter.sh/discovery": "c"}}], [{"name": "sg"}]
+node_class = st.builds(
+    lambda terms, identity, subnets, groups, extra: dict(extra, amiSelectorTerms=terms, subnetSelectorTerms=subnets,
+                                                         securityGroupSelectorTerms=groups, **identity),
+    st.lists(ami_term, min_size=1, max_size=2),
+    st.sampled_from([{"role": "R"}] * 4 + [{"instanceProfile": "P"}] * 3 + [{"role": "R", "instanceProfile": "P"}, {}]),
+    st.sampled_from([GOOD_SUBNETS] * 4 + [[{"id": "subnet-1"}], [{"id": "subnet-1", "tags": {"a": "b"}}]]),
+    st.sampled_from([GOOD_GROUPS] * 4 + [[{"tags": {"a": "b"}}], [{"id": "sg-1", "name": "x"}]]),
+    st.fixed_dictionaries({}, optional={
+        "amiFamily": st.sampled_from(["AL2023", "Bottlerocket", "Custom", "AL2", "Windows2022"]),
+        "tags": st.dictionaries(st.sampled_from(["team"] * 4 + ["eks:eks-cluster-name", "kubernetes.io/cluster/c",
+                                                                "karpenter.sh/nodepool", "Name"]), st.just("v"), max_size=2)}),
+)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(spec=node_class)
+def test_local_ec2nodeclass_validation_agrees_with_admission(client, spec):
+    obj = {"apiVersion": karpenter.EC2NODECLASS_API_VERSION, "kind": "EC2NodeClass", "metadata": {"name": "agree"}, "spec": spec}
+    try:
+        karpenter.validate_ec2nodeclass(obj)
+        local = None
+    except karpenter.KarpenterValidationError as exc:
+        local = str(exc)
+    try:
+        client.apply(k8s.EC2NODECLASS, obj)
+        server = None
+    except k8s.K8sError as exc:
+        assert exc.status == 422, exc
+        server = str(exc)
+    hypothesis.event("rejected" if local else "accepted")
+    assert (local is None) == (server is None), "local: %s | server: %s | spec %r" % (local, server, spec)
