@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import collections
+import os
 
 import pytest
 
@@ -201,17 +202,57 @@ def test_disable_destroys_instances_then_mode(tmp_path, apply):
     assert (state["mig_current"], state["gpu_instances"]) == (False, [])
 
 
-@pytest.mark.parametrize("args,words", [
-    ({"layout": {"9g.99gb": 1}}, ["9g.99gb", "1g.10gb"]),                 # unknown profile lists valid ones
-    ({"layout": {"4g.40gb": 1, "3g.40gb": 1, "1g.10gb": 1}}, ["4g.40gb", "3g.40gb", "1g.10gb"]),  # infeasible
-    ({"layout": {"1g.10gb": 8}}, ["1g.10gb"]),                             # over max count
-    ({"layout": {"1g.10gb": 1}, "gpus": ["9"]}, ["9"]),                   # unknown GPU
-    ({"config": "all-no-such-label"}, ["all-no-such-label"]),
-    ({"layout": {"1g.10gb": 1}, "mig_mode": "disabled"}, ["disabled"]),
-    ({"layout": "1g.10gb"}, ["layout"]),
+def _plain(node, tmp_path):
+    return {}
+
+
+def _busy_mig(node, tmp_path):
+    node.sim.apply_layout([("3g.40gb", 4), ("3g.40gb", 0)])
+    node.sim.add_process(0, 4242, "trainer", gi=2, ci=0)
+    return {}
+
+
+def _busy_gpu(node, tmp_path):
+    node.sim.add_process(0, 5151, "xorg")
+    return {}
+
+
+def _config_file(text):
+    def setup(node, tmp_path):
+        path = tmp_path / "mig-config.yaml"
+        path.write_text(text)
+        return {"config_file": str(path)}
+    return setup
+
+
+TWO_LABELS = ("version: v1\nmig-configs:\n  a:\n    - devices: all\n      mig-enabled: false\n"
+              "  b:\n    - devices: all\n      mig-enabled: false\n")
+
+
+@pytest.mark.parametrize("setup,args,words", [
+    (_plain, {"layout": {"9g.99gb": 1}}, ["9g.99gb", "1g.10gb"]),                 # unknown profile lists valid ones
+    (_plain, {"layout": {"4g.40gb": 1, "3g.40gb": 1, "1g.10gb": 1}}, ["4g.40gb", "3g.40gb", "1g.10gb"]),  # infeasible
+    (_plain, {"layout": {"4g.40gb": 1, "2g.20gb": 3}}, ["needs 10 memory slots"]),
+    (_plain, {"layout": {"1g.10gb": 8}}, ["1g.10gb"]),                             # over max count
+    (_plain, {"layout": {"1g.10gb+me": 2}}, ["1g.10gb+me"]),
+    (_plain, {"layout": {"1g.10gb": -1}}, ["must not be negative"]),
+    (_plain, {"layout": {"1g.10gb": True}}, ["must be an integer"]),
+    (_plain, {"layout": ["ten-gig"]}, ["is not a MIG profile name"]),
+    (_plain, {"layout": "1g.10gb"}, ["layout"]),
+    (_plain, {"layout": {"1g.10gb": 1}, "gpus": ["9"]}, ["9"]),                   # unknown GPU
+    (_plain, {"layout": {"1g.10gb": 1}, "gpus": ["GPU-nope"]}, ["no GPU matches", "GPU-nope"]),
+    (_plain, {"config": "all-no-such-label"}, ["all-no-such-label"]),
+    (_plain, {"layout": {"1g.10gb": 1}, "mig_mode": "disabled"}, ["disabled"]),
+    (_config_file("version: v2\nmig-configs: {}\n"), {"config": "a"}, ["version must be 'v1'"]),
+    (_config_file(TWO_LABELS), {"config": "nope"}, ["unknown config label 'nope'"]),
+    (lambda node, tmp_path: {"config_file": str(tmp_path / "missing.yaml")}, {"config": "a"}, ["cannot be read"]),
+    (_busy_mig, {"layout": {"1g.10gb": 7}}, ["4242"]),                           # busy slice would be destroyed
+    (_busy_mig, {"mig_mode": "disabled"}, ["4242"]),
+    (_busy_gpu, {"layout": {"7g.80gb": 1}}, ["5151"]),                           # MIG enable needs an idle GPU
 ])
-def test_bad_input_changes_nothing(tmp_path, apply, args, words):
+def test_bad_input_changes_nothing(tmp_path, apply, setup, args, words):
     node = Node(tmp_path, "n", model="h100-80gb", gpus=1)
+    args = dict(args, **setup(node, tmp_path))
     before = node.sim.state()
     result, failed = apply(node, **args)
     assert failed
@@ -219,3 +260,4 @@ def test_bad_input_changes_nothing(tmp_path, apply, args, words):
         assert word in result["msg"], result["msg"]
     assert node.mutating() == []
     assert node.sim.state() == before
+    assert not os.path.exists(node.persist_path)
