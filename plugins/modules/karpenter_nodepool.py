@@ -277,6 +277,7 @@ notes:
   - NodeOverlay is an alpha API; capacity overlays only change Karpenter's scheduling simulation, never the node.
   - Changing the template (labels such as O(mig_config), requirements, taints, node class) makes Karpenter
     replace existing nodes through drift; O(weight), O(limits) and O(disruption) do not.
+  - Deleting a NodePool (O(state=absent)) makes Karpenter drain and terminate all of its nodes.
 seealso:
   - name: Karpenter NodePools
     description: The NodePool API.
@@ -587,7 +588,10 @@ class Runner(object):
 
         # Preflight: the API server's admission (schema, CEL) judges every object with dryRun=All before the first
         # write, so one rejected object leaves all of them as they were; the answers also tell what would change.
-        previews = [self.client.apply(kind, obj, dry_run=True) for kind, obj, dummy in plan]
+        try:
+            previews = [self.client.apply(kind, obj, dry_run=True) for kind, obj, dummy in plan]
+        except k8s.K8sError as exc:
+            raise k8s.K8sError("the API server rejected the objects in a dry run, nothing was changed: %s" % exc, exc.status)
         applied = []
         for (kind, obj, live), preview in zip(plan, previews):
             if self._record(kind, obj["metadata"]["name"], live, preview):

@@ -255,6 +255,7 @@ def test_server_rejection_in_preflight_writes_nothing(kube, custom):
     result = run_module(args)
     assert result["failed"] is True
     assert "HTTP 422" in result["msg"] and "spec.replicas" in result["msg"], result["msg"]
+    assert "dry run, nothing was changed" in result["msg"]
     # The EC2NodeClass comes first and passed its own preflight, yet was not written either.
     assert stored(custom, "ec2nodeclasses", "atomic-class") is None
     assert stored(custom, "nodepools", "atomic") is None
