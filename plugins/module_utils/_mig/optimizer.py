@@ -819,7 +819,7 @@ def plan(demand, candidates=None, strategy="mixed", headroom=0, objective="gpus"
         return (p["gpus"],) + cost + (p["provisioned_gpus"], rank)
 
     plans.sort(key=rank_key)
-    best = dict(plans[0][1])
+    best = _plain_data(plans[0][1])
     best["objective"] = objective
     best["headroom_percent"] = float(headroom)
     best["alternatives"] = [
@@ -827,6 +827,15 @@ def plan(demand, candidates=None, strategy="mixed", headroom=0, objective="gpus"
          "instances": p["instances"], "hourly_cost": p["hourly_cost"]} for _r, p in plans
     ] + rejected
     return best
+
+
+def _plain_data(value):
+    """dicts, lists and scalars only (no OrderedDict/tuples), as Ansible variables and JSON want them."""
+    if isinstance(value, dict):
+        return dict((k, _plain_data(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return [_plain_data(v) for v in value]
+    return value
 
 
 def _label_ok(name):
