@@ -33,7 +33,7 @@ async def _serve(args):
     from .launcher import write_kubeconfig
     from .server import KubeApiServer
 
-    handler = KubeApiServer(state_file=args.state_file)
+    handler = KubeApiServer(state_file=args.state_file, simulate_controllers=args.simulate_controllers)
     for crd in _load_crds(args.crd):
         stored = handler.type_for("apiextensions.k8s.io", "v1", "customresourcedefinitions")
         if handler._live(stored, None, crd["metadata"]["name"]) is None:
@@ -91,6 +91,8 @@ def main(argv=None):
     serve.add_argument("--crd", action="append", default=[], help="CRD YAML file to install (repeatable)")
     serve.add_argument("--pidfile")
     serve.add_argument("--state-file", help="load objects from / save them to this JSON file")
+    serve.add_argument("--simulate-controllers", action="store_true",
+                       help="write the status healthy controllers would (workloads ready, NodePools Ready); see controllers.py")
     serve.add_argument("--verbose", action="store_true", help="log every request")
     seed = sub.add_parser("seed-nodes", help="create or update Nodes in a running emulator")
     seed.add_argument("--kubeconfig", required=True)

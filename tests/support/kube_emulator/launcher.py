@@ -72,10 +72,12 @@ class KubeEmulator:
     ``crds``: CRD YAML files to install (default: ``default_crds()``); ``nodes``: Node objects (dicts;
     ``apiVersion``/``kind`` optional) created after start; ``port=0`` lets the server pick a free port;
     ``workdir``: where kubeconfig, log and (optional) state file go (a temporary directory by default,
-    removed on stop); ``state_file``: persist objects across restarts.
+    removed on stop); ``state_file``: persist objects across restarts; ``simulate_controllers``: let stand-in
+    controllers write ready status (see ``controllers``).
     """
 
-    def __init__(self, crds=None, nodes=None, host="127.0.0.1", port=0, workdir=None, state_file=None, startup_timeout=60.0):
+    def __init__(self, crds=None, nodes=None, host="127.0.0.1", port=0, workdir=None, state_file=None, startup_timeout=60.0,
+                 simulate_controllers=False):
         self.crds = default_crds() if crds is None else tuple(crds)
         self.nodes = list(nodes or [])
         self.host = host
@@ -83,6 +85,7 @@ class KubeEmulator:
         self._own_workdir = workdir is None
         self.workdir = workdir or tempfile.mkdtemp(prefix="kube-emulator-")
         self.state_file = state_file
+        self.simulate_controllers = simulate_controllers
         self.startup_timeout = startup_timeout
         self.kubeconfig = os.path.join(self.workdir, "kubeconfig")
         self.log_path = os.path.join(self.workdir, "emulator.log")
@@ -105,6 +108,8 @@ class KubeEmulator:
             argv += ["--crd", crd]
         if self.state_file:
             argv += ["--state-file", self.state_file]
+        if self.simulate_controllers:
+            argv.append("--simulate-controllers")
         env = dict(os.environ, PYTHONPATH=_python_path())
         self._log = open(self.log_path, "ab")
         self._process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self._log, env=env, start_new_session=True)

@@ -26,7 +26,7 @@ import jsonpatch
 import kmock
 import yaml
 
-from . import patching, tables
+from . import controllers, patching, tables
 from .resources import builtin_types, crd_types
 from .selectors import SelectorError, match_fields, match_labels, parse_field_selector, parse_label_selector
 
@@ -93,6 +93,7 @@ class KubeApiServer(kmock.KubernetesEmulator):
     """kmock's emulator with an API-server-like handler for Kubernetes paths."""
 
     state_file: str = attrs.field(default=None)
+    simulate_controllers: bool = attrs.field(default=False)
     _types: dict = attrs.field(factory=dict, init=False)
     _rv: int = attrs.field(default=0, init=False)
     _event_log: collections.deque = attrs.field(factory=lambda: collections.deque(maxlen=_EVENT_LOG_SIZE), init=False)
@@ -373,6 +374,8 @@ class KubeApiServer(kmock.KubernetesEmulator):
             self.objects[key] = copy.deepcopy(new)
         self._emit(rtype, "ADDED" if old is None else "MODIFIED", new)
         self._after_change(rtype, old, new)
+        if subresource != "status":
+            self._reconcile(rtype, new)
         self.save_state()
         return copy.deepcopy(new), True
 
@@ -389,10 +392,50 @@ class KubeApiServer(kmock.KubernetesEmulator):
             # Nothing schedules or runs pods: a new pod is Pending until a test patches its status.
             obj["status"] = {"phase": status.get("phase", "Pending"), "qosClass": status.get("qosClass", "BestEffort"),
                              **{k: v for k, v in status.items() if k not in ("phase", "qosClass")}}
+        elif rtype.group == "apps" and rtype.kind in ("Deployment", "StatefulSet", "ReplicaSet"):
+            obj.setdefault("spec", {}).setdefault("replicas", 1)
         elif rtype.group == "" and rtype.kind == "Namespace":
             obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
             obj["status"] = {"phase": "Active"}
             obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = obj["metadata"]["name"]
+
+    # ------------------------------------------------------------------ opt-in stand-in controllers
+    def _storage_type(self, group, kind):
+        return next((t for t in self._types.values() if t.group == group and t.kind == kind and t.version == t.storage_version), None)
+
+    def _lookup(self, group, kind, name):
+        rtype = self._storage_type(group, kind)
+        if rtype is None:
+            return []
+        if name is None:
+            return list(self._iter_live(rtype))
+        obj = self._live(rtype, None, name) if not rtype.namespaced else None
+        return [obj] if obj else []
+
+    def _reconcile(self, rtype, obj):
+        """Let the stand-in controllers react to a change of ``obj`` (only with ``simulate_controllers``)."""
+        if not self.simulate_controllers:
+            return
+        targets = []
+        if (rtype.group, rtype.kind) in controllers.WORKLOADS and obj is not None:
+            targets.append((rtype, obj))
+        followers = {("", "Node"): ("apps", "DaemonSet"), ("karpenter.k8s.aws", "EC2NodeClass"): ("karpenter.sh", "NodePool")}
+        follower = followers.get((rtype.group, rtype.kind))
+        if follower and self._storage_type(*follower) is not None:
+            follower_type = self._storage_type(*follower)
+            targets.extend((follower_type, item) for item in self._iter_live(follower_type))
+        for target_type, target in targets:
+            live = self._live(target_type, target["metadata"].get("namespace"), target["metadata"]["name"])
+            if live is None:
+                continue
+            status = controllers.desired_status(target_type.kind, target_type.group, live, self._lookup)
+            if status is not None and status != live.get("status"):
+                live["status"] = status
+                live["metadata"]["resourceVersion"] = self._next_rv()
+                self.objects[self._key(target_type, live["metadata"].get("namespace"), live["metadata"]["name"])].create(copy.deepcopy(live))
+                self._emit(target_type, "MODIFIED", live)
+                if target_type.kind == "EC2NodeClass":
+                    self._reconcile(target_type, None)  # NodePools follow their node class
 
     def _after_change(self, rtype, old, new):
         if rtype.kind == "CustomResourceDefinition" and rtype.group == "apiextensions.k8s.io":
@@ -440,6 +483,7 @@ class KubeApiServer(kmock.KubernetesEmulator):
                         self._remove(other, child, params)
         if params.get("propagationPolicy") != "Orphan":
             self._collect_dependents(meta["uid"], params)
+        self._reconcile(rtype, None)
         self.save_state()
 
     def _collect_dependents(self, owner_uid, params):

@@ -418,3 +418,45 @@ def test_table_jsonpath_subset_and_ages():
     assert [tables.human_age(ts, now) for ts in ("2026-11-26T11:59:50Z", "2026-11-26T11:55:00Z", "2026-11-26T09:00:00Z", "2026-11-20T12:00:00Z")] == [
         "10s", "5m", "3h", "6d"]
     assert tables.human_age("yesterday", now) == "<invalid>"
+
+
+WEB_DEPLOYMENT = {
+    "metadata": {"name": "web"},
+    "spec": {"selector": {"matchLabels": {"app": "w"}}, "template": {"metadata": {"labels": {"app": "w"}}, "spec": {"containers": [{"name": "w", "image": "x"}]}}},
+}
+
+
+def test_stand_in_controllers_are_opt_in_and_write_ready_status(tmp_path):
+    with KubeEmulator(nodes=[GPU_NODE, CPU_NODE], workdir=str(tmp_path / "sim"), simulate_controllers=True) as kube:
+        client = kube.api_client()
+        core, apps = kubernetes.client.CoreV1Api(client), kubernetes.client.AppsV1Api(client)
+        custom = kubernetes.client.CustomObjectsApi(client)
+        custom.create_cluster_custom_object("karpenter.sh", "v1", "nodepools", nodepool("early"))
+        early = custom.get_cluster_custom_object("karpenter.sh", "v1", "nodepools", "early")
+        assert [(c["type"], c["status"], c["reason"]) for c in early["status"]["conditions"]] == [("Ready", "False", "NodeClassNotReady")]
+        custom.create_cluster_custom_object("karpenter.k8s.aws", "v1", "ec2nodeclasses", {
+            "apiVersion": "karpenter.k8s.aws/v1", "kind": "EC2NodeClass", "metadata": {"name": "default"},
+            "spec": {"role": "R", "amiSelectorTerms": [{"alias": "al2023@latest"}], "subnetSelectorTerms": [{"id": "subnet-1"}],
+                     "securityGroupSelectorTerms": [{"id": "sg-1"}]}})
+        ready = custom.get_cluster_custom_object("karpenter.sh", "v1", "nodepools", "early")
+        assert [(c["type"], c["status"]) for c in ready["status"]["conditions"]] == [("Ready", "True")]
+        pod_spec = {"nodeSelector": {"nvidia.com/gpu.present": "true"}, "containers": [{"name": "dp", "image": "x"}]}
+        daemonset = {"metadata": {"name": "device-plugin"},
+                     "spec": {"selector": {"matchLabels": {"app": "dp"}}, "template": {"metadata": {"labels": {"app": "dp"}}, "spec": pod_spec}}}
+        apps.create_namespaced_daemon_set("default", daemonset)
+        status = apps.read_namespaced_daemon_set("device-plugin", "default").status
+        assert (status.desired_number_scheduled, status.number_ready, status.observed_generation) == (1, 1, 1)
+        kube.seed_nodes([{"metadata": {"name": "gpu-9", "labels": {"nvidia.com/gpu.present": "true"}}}])
+        assert apps.read_namespaced_daemon_set("device-plugin", "default").status.number_ready == 2
+        deployment = apps.create_namespaced_deployment("default", WEB_DEPLOYMENT)
+        assert deployment.spec.replicas == 1  # defaulted by the API, as a real server does
+        assert apps.read_namespaced_deployment("web", "default").status.available_replicas == 1
+        core.create_namespaced_pod("default", {"metadata": {"name": "bound"}, "spec": {"nodeName": "gpu-1", "containers": [{"name": "c", "image": "x"}]}})
+        core.create_namespaced_pod("default", {"metadata": {"name": "unbound"}, "spec": {"containers": [{"name": "c", "image": "x"}]}})
+        assert core.read_namespaced_pod("bound", "default").status.phase == "Running"
+        assert core.read_namespaced_pod("unbound", "default").status.phase == "Pending"
+    with KubeEmulator(crds=[], workdir=str(tmp_path / "plain")) as plain:
+        apps = kubernetes.client.AppsV1Api(plain.api_client())
+        apps.create_namespaced_deployment("default", WEB_DEPLOYMENT)
+        status = apps.read_namespaced_deployment("web", "default").status
+        assert status is None or not status.available_replicas  # no controllers unless asked for

@@ -133,7 +133,7 @@ def test_kubernetes_core_modules_through_ansible_playbook(tmp_path):
     parent = collections_parent()
     if parent is None or not os.path.isdir(os.path.join(parent, "ansible_collections", "kubernetes", "core")):
         pytest.skip("kubernetes.core is not installed next to this collection")
-    with KubeEmulator(nodes=NODES, workdir=str(tmp_path / "kube")) as kube:
+    with KubeEmulator(nodes=NODES, workdir=str(tmp_path / "kube"), simulate_controllers=True) as kube:
         env = dict(os.environ, K8S_AUTH_KUBECONFIG=kube.kubeconfig, ANSIBLE_COLLECTIONS_PATH=parent, ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"),
                    ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
                    ANSIBLE_DEPRECATION_WARNINGS="false", HOME=str(tmp_path))
