@@ -393,7 +393,7 @@ def parse_demand(demand):
     if isinstance(demand, dict):
         # an aggregate: one single-slice "workload" per profile, so no pod asks for two profiles at once
         workloads = [Workload(None, count, collections.OrderedDict([(key, 1)]))
-                     for key, count in _resources(demand, "demand").items()]
+                     for key, count in _resources(demand, "demand").items() if count]
     elif isinstance(demand, (list, tuple)):
         workloads = [_workload(item, i) for i, item in enumerate(demand)]
     else:
@@ -658,7 +658,7 @@ def _plan_model(cand, demand, workloads, strategy, headroom, name):
     warnings = []
     if strategy == "single":
         for wl in workloads:
-            kinds = set(resolved[k] for k, c in wl.resources.items() if c)
+            kinds = set(resolved[k] for k, c in wl.resources.items() if c and wl.replicas and k in resolved)
             if len(kinds) > 1:
                 raise PlanError(
                     "single strategy: workload %s asks for %s at once; under single every slice is nvidia.com/gpu and a "

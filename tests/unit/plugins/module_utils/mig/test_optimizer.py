@@ -25,7 +25,7 @@ import math
 import random
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import capacity, catalog, configs, optimizer, placement
@@ -309,6 +309,7 @@ H100_NAMES = [p.name for p in catalog.gpu_model("h100-80gb").profiles]
        strategy=st.sampled_from(["mixed", "single"]),
        candidates=st.sampled_from([["p5.48xlarge"], ["p5.4xlarge"], ["p5.48xlarge", "p5.4xlarge"], ["h100-80gb"]]),
        headroom=st.sampled_from([0, 10, 33.3]))
+@example(demand={"1g.10gb": 0, "1g.10gb+me": 1}, strategy="single", candidates=["p5.48xlarge"], headroom=0)  # was a KeyError
 def test_property_plans_are_valid(demand, strategy, candidates, headroom):
     if not any(demand.values()):
         with pytest.raises(PlanError, match="demand is empty"):
