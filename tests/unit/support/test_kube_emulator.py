@@ -422,7 +422,8 @@ def test_table_jsonpath_subset_and_ages():
 
 WEB_DEPLOYMENT = {
     "metadata": {"name": "web"},
-    "spec": {"selector": {"matchLabels": {"app": "w"}}, "template": {"metadata": {"labels": {"app": "w"}}, "spec": {"containers": [{"name": "w", "image": "x"}]}}},
+    "spec": {"selector": {"matchLabels": {"app": "w"}},
+             "template": {"metadata": {"labels": {"app": "w"}}, "spec": {"containers": [{"name": "w", "image": "x"}]}}},
 }
 
 
