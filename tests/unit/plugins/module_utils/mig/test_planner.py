@@ -11,7 +11,7 @@ import collections
 import itertools
 
 import pytest
-from hypothesis import assume, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import catalog, placement, planner
 from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig.model import (
@@ -209,9 +209,11 @@ def scenario(draw):
     names = [p.name for p in model.profiles]
     # Small profiles make multi-instance layouts likely; retry until the current layout is placeable.
     small = [p.name for p in model.profiles if p.size <= 2]
-    wish = collections.Counter(draw(st.lists(st.sampled_from(small + names), min_size=1, max_size=6)))
-    current = placement.find_layout(wish, model.profiles, model.memory_slots)
-    assume(current is not None)
+    wish = collections.Counter()
+    for name in draw(st.lists(st.sampled_from(small + names), min_size=1, max_size=6)):
+        grown = wish + collections.Counter([name])
+        if placement.find_layout(grown, model.profiles, model.memory_slots) is not None:
+            wish = grown
     # Scramble where they sit: pick any valid layout of the same multiset.
     options = placement.all_layouts(wish, model.profiles, model.memory_slots)
     current = options[draw(st.integers(0, len(options) - 1))]
@@ -272,3 +274,16 @@ def test_replanning_the_target_is_a_no_op(case):
     assume(not plan.deferred)
     after = make_gpu(model.key, layout=plan.target())
     assert planner.plan_gpu(after, Desired(True, desired)).actions == []
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(scenario())
+def test_force_still_prefers_keeping_busy_instances(case):
+    model, current, busy, desired, _force = case
+    assume(busy)
+    gpu = make_gpu(model.key, layout=current, busy=busy)
+    assume(not placement.explain_infeasible(desired, model.profiles, model.memory_slots))
+    plan = planner.plan_gpu(gpu, Desired(True, desired), force=True)
+    # If keeping every busy instance costs nothing in kept count, the plan must do so.
+    if best_kept_size(model, current, busy, desired, False) == len(plan.kept):
+        assert all(gi in plan.kept for gi in gpu.instances if gpu.processes_on(gi.gi_id))
