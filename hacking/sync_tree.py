@@ -53,6 +53,9 @@ def sync(source, target):
                 os.unlink(os.path.join(directory, name))
                 removed += 1
     for directory, subdirs, files in os.walk(target, topdown=False):
+        relative = os.path.relpath(directory, target)
+        if any(relative == kept or relative.startswith(kept + "/") for kept in KEEP):
+            continue  # git keeps empty refs/ and objects/ folders it needs
         if directory != target and not os.listdir(directory):
             os.rmdir(directory)
     return len(wanted), copied, removed
@@ -91,7 +94,10 @@ def main():
     total, copied, removed = sync(source, target)
     # ansible-test lists content with git from the nearest .git upwards; without its own repo here it
     # would find the checkout's, where build/ is ignored, and see no files at all
-    if not os.path.isdir(os.path.join(target, ".git")):
+    toplevel = subprocess.run(["git", "-C", target, "rev-parse", "--show-toplevel"], capture_output=True, text=True,
+                              check=False).stdout.strip()
+    if os.path.realpath(toplevel or "/") != os.path.realpath(target):
+        shutil.rmtree(os.path.join(target, ".git"), ignore_errors=True)  # missing or broken
         subprocess.run(["git", "init", "--quiet", target], check=True)
     link_dependencies(os.path.realpath(args.collections), ansible_collections)
     print("ansible-test tree %s: %d files (%d copied, %d removed)" % (target, total, copied, removed))
