@@ -127,16 +127,17 @@ def main():
     def apply_first(node):
         run_module(node, os.path.dirname(node.path), BALANCED)
 
-    rows.append(("from scratch (MIG off -> balanced)", "nvidia_mig", scenario("scratch", workdir, None, module(BALANCED))))
-    rows.append(("from scratch (MIG off -> balanced)", "naive", scenario("scratch-naive", workdir, None,
-                                                                      lambda node: run_naive(node, BALANCED))))
-    rows.append(("from scratch, check mode", "nvidia_mig", scenario("check", workdir, None, module(BALANCED, True))))
-    rows.append(("converged (balanced -> balanced)", "nvidia_mig", scenario("conv", workdir, None, module(BALANCED), apply_first)))
-    rows.append(("converged (balanced -> balanced)", "naive", scenario("conv-naive", workdir, expand(BALANCED),
-                                                                    lambda node: run_naive(node, BALANCED))))
-    rows.append(("grow (3g + 2 x 1g -> balanced)", "nvidia_mig", scenario("grow", workdir, PARTIAL, module(BALANCED))))
-    rows.append(("grow (3g + 2 x 1g -> balanced)", "naive", scenario("grow-naive", workdir, PARTIAL,
-                                                                  lambda node: run_naive(node, BALANCED))))
+    naive = run_naive
+    for label, name, setup, runner, prepare in (
+            ("from scratch (MIG off -> balanced)", "scratch", None, module(BALANCED), None),
+            ("from scratch (MIG off -> balanced)", "scratch-naive", None, lambda node: naive(node, BALANCED), None),
+            ("from scratch, check mode", "check", None, module(BALANCED, True), None),
+            ("converged (balanced -> balanced)", "conv", None, module(BALANCED), apply_first),
+            ("converged (balanced -> balanced)", "conv-naive", expand(BALANCED), lambda node: naive(node, BALANCED), None),
+            ("grow (3g + 2 x 1g -> balanced)", "grow", PARTIAL, module(BALANCED), None),
+            ("grow (3g + 2 x 1g -> balanced)", "grow-naive", PARTIAL, lambda node: naive(node, BALANCED), None)):
+        tool = "naive" if name.endswith("-naive") else "nvidia_mig"
+        rows.append((label, tool, scenario(name, workdir, setup, runner, prepare)))
     write_results(rows, call_cost(workdir))
     for row in rows:
         print(row)
