@@ -937,8 +937,13 @@ class KubeApiServer(kmock.KubernetesEmulator):
             return ((namespace is None or obj["metadata"].get("namespace") == namespace)
                     and match_labels(labels, obj["metadata"].get("labels")) and match_fields(fields, obj))
 
+        as_table = rtype.printer_columns is not None and tables.wants_table(request.headers.get("Accept"))
+
         async def send(event_type, obj):
-            await response.write(json.dumps({"type": event_type, "object": self._present(rtype, copy.deepcopy(obj))}).encode() + b"\n")
+            shown = self._present(rtype, copy.deepcopy(obj))
+            if as_table:  # kubectl get -w asks for one-row Tables, as it does for plain gets
+                shown = tables.table(rtype.printer_columns, [shown], shown["metadata"].get("resourceVersion", ""), params.get("includeObject"))
+            await response.write(json.dumps({"type": event_type, "object": shown}).encode() + b"\n")
 
         seen = int(start) if start.isdigit() else 0
         if seen == 0:

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -114,7 +115,18 @@ def test_kubectl_nodes_cordon_drain_uncordon(kube):
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "kubectl-victim", "namespace": "default"},
            "spec": {"nodeName": "gpu-1", "containers": [{"name": "c", "image": "busybox"}]}}
     kubectl(kube, "create", "--validate=false", "-f", "-", stdin=json.dumps(pod))  # the flag still works
-    kubectl(kube, "cordon", "gpu-1")
+    watcher = subprocess.Popen([KUBECTL, "--kubeconfig", kube.kubeconfig, "get", "nodes", "gpu-1", "-w"], stdout=subprocess.PIPE, text=True)
+    guard = threading.Timer(30, watcher.kill)  # a missing line must fail the test, not hang it
+    guard.start()
+    try:
+        assert "gpu-1" in watcher.stdout.readline() + watcher.stdout.readline()  # header and the current row
+        kubectl(kube, "cordon", "gpu-1")
+        assert "Ready,SchedulingDisabled" in watcher.stdout.readline()  # the watch event, printed as a Table row
+    finally:
+        guard.cancel()
+        watcher.terminate()
+        watcher.wait(timeout=10)
+        watcher.stdout.close()
     rows = [line.split() for line in kubectl(kube, "get", "nodes", "-o", "wide").stdout.splitlines()]
     assert rows[0] == ["NAME", "STATUS", "ROLES", "AGE", "VERSION", "INSTANCE-TYPE"]
     assert [row[:2] for row in rows[1:]] == [["cpu-1", "Ready"], ["gpu-1", "Ready,SchedulingDisabled"]]
