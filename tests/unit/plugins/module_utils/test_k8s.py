@@ -25,11 +25,13 @@ class Scripted(BaseHTTPRequestHandler):
 
     script = []
     seen = []
+    authorization = []
 
     def _answer(self):
         length = int(self.headers.get("Content-Length") or 0)
         body_in = self.rfile.read(length) if length else b""
         type(self).seen.append((self.command, self.path, self.headers.get("Content-Type"), body_in))
+        type(self).authorization.append(self.headers.get("Authorization"))
         status, body, headers = type(self).script.pop(0) if type(self).script else (500, {"message": "script exhausted"}, {})
         data = json.dumps(body).encode()
         self.send_response(status)
@@ -48,7 +50,7 @@ class Scripted(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server():
-    Scripted.script, Scripted.seen = [], []
+    Scripted.script, Scripted.seen, Scripted.authorization = [], [], []
     httpd = HTTPServer(("127.0.0.1", 0), Scripted)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -78,6 +80,7 @@ def test_retries_transient_statuses_with_bounded_backoff(server):
     assert (method, content_type) == ("PATCH", "application/apply-patch+yaml")
     assert path.startswith("/apis/karpenter.sh/v1/nodepools/p?") and "fieldManager=gpu-slicing-eks" in path and "force=true" in path
     assert "dryRun" not in path and json.loads(body)["metadata"]["name"] == "p"
+    assert Scripted.authorization == ["Bearer t"] * 3  # the api_key option reaches the server
 
 
 def test_gives_up_after_max_attempts_with_the_server_message(server):
@@ -144,3 +147,19 @@ def test_strip_server_fields():
                          "creationTimestamp": "t", "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}"}},
             "spec": {"weight": 1}, "status": {"nodes": 2}}
     assert k8s.strip_server_fields(live) == {"metadata": {"name": "p"}, "spec": {"weight": 1}}
+
+
+def test_kubeconfig_as_dictionary_and_context(tmp_path):
+    kubeconfig = {
+        "apiVersion": "v1", "kind": "Config", "current-context": "a",
+        "clusters": [{"name": "a", "cluster": {"server": "http://127.0.0.1:1"}}, {"name": "b", "cluster": {"server": "http://127.0.0.1:2"}}],
+        "users": [{"name": "u", "user": {"token": "tok"}}],
+        "contexts": [{"name": "a", "context": {"cluster": "a", "user": "u"}}, {"name": "b", "context": {"cluster": "b", "user": "u"}}],
+    }
+    assert k8s.build_configuration({"kubeconfig": kubeconfig}).host == "http://127.0.0.1:1"
+    configuration = k8s.build_configuration({"kubeconfig": kubeconfig, "context": "b"})
+    assert configuration.host == "http://127.0.0.1:2"
+    assert configuration.get_api_key_with_prefix("BearerToken", alias="authorization") == "Bearer tok"
+    with pytest.raises(k8s.K8sError) as info:
+        k8s.build_configuration({"kubeconfig": kubeconfig, "context": "missing"})
+    assert "missing" in str(info.value)
