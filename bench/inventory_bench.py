@@ -178,8 +178,8 @@ def main():
         types = sorted(t for t in catalog.mig_capable_instance_types())
         paths = {}
         for name, text in (("ours", OURS), ("ours_cached", OURS_CACHED.format(cache_dir=os.path.join(work, "cache"))),
-                           ("peer", PEER.format(types=json.dumps(types)))):
-            suffix = "aws_ec2.yml" if name == "peer" else "gpu_nodes.yml"
+                           ("peer", PEER.format(types=json.dumps(types))), ("floor", "localhost\n")):
+            suffix = {"peer": "aws_ec2.yml", "floor": "ini"}.get(name, "gpu_nodes.yml")
             paths[name] = os.path.join(work, "%s.%s" % (name, suffix))
             with open(paths[name], "w") as handle:
                 handle.write(text)
@@ -196,7 +196,7 @@ def main():
         samples = collections.defaultdict(list)
         calls = {}
         for dummy in range(args.repeat):
-            for name in ("peer", "ours", "ours_cached"):
+            for name in ("peer", "ours", "ours_cached", "floor"):
                 recorder.reset()
                 wall, cpu, dummy_inv = run_inventory(paths[name], env)
                 samples[name].append((wall, cpu))
@@ -227,7 +227,8 @@ def main():
     ]
     peer_wall, peer_cpu = med["peer"]
     for name, label in (("peer", "amazon.aws.aws_ec2 10.1.2 (equivalent config)"), ("ours", "gpu_slicing.eks.gpu_nodes"),
-                        ("ours_cached", "gpu_slicing.eks.gpu_nodes, cache hit")):
+                        ("ours_cached", "gpu_slicing.eks.gpu_nodes, cache hit"),
+                        ("floor", "floor: ansible-inventory on a one-host INI file")):
         wall, cpu = med[name]
         api = ", ".join("%s %d" % item for item in sorted(calls[name].items())) or "none"
         lines.append("| %s | %.2f | %.2f | %.2fx | %.2fx | %s |" % (label, wall, cpu, wall / peer_wall, cpu / peer_cpu, api))

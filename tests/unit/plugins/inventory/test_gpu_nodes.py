@@ -122,7 +122,13 @@ def groups_of(inventory):
                 if name not in ("_meta", "all", "ungrouped") and data.get("hosts"))
 
 
-@pytest.fixture(scope="module")
+def _moto_scope(fixture_name, config):
+    """One seeded moto per module, except under ansible-test: it runs each test in a forked process that ends
+    with os._exit, so a module-scoped server would never be stopped; per test, teardown runs in the fork."""
+    return "function" if "ansible_forked" in os.environ.get("PYTEST_PLUGINS", "") else "module"
+
+
+@pytest.fixture(scope=_moto_scope)
 def moto():
     server = MotoServer().start()
     try:
