@@ -320,21 +320,25 @@ def attach_profiles(runner, gpus):
         gpu.profiles = profiles.get(gpu.index, [])
 
 
-def desired_states(module, targets):
-    """{gpu_index: planner.Desired or None} from layout / mig_mode / config."""
-    params = module.params
+def config_entries(params):
+    """The selected mig-parted entries (built-in label or config_file), or None without ``config``."""
+    if not params["config"]:
+        return None
+    if not params["config_file"]:
+        return configs.builtin_config(params["config"])
+    try:
+        with open(params["config_file"]) as handle:
+            text = handle.read()
+    except (IOError, OSError) as exc:
+        raise ModuleFailure("config_file %s cannot be read: %s" % (params["config_file"], to_native(exc)))
+    data, _loader = configs.load_config_text(text)
+    return configs.select_entries(data, params["config"])
+
+
+def desired_states(params, targets, entries):
+    """{gpu_index: planner.Desired or None} from layout / mig_mode / config entries."""
     out = {}
-    if params["config"]:
-        if params["config_file"]:
-            try:
-                with open(params["config_file"]) as handle:
-                    text = handle.read()
-            except (IOError, OSError) as exc:
-                raise ModuleFailure("config_file %s cannot be read: %s" % (params["config_file"], to_native(exc)))
-            data, _loader = configs.load_config_text(text)
-            entries = configs.select_entries(data, params["config"])
-        else:
-            entries = configs.builtin_config(params["config"])
+    if entries is not None:
         for gpu in targets:
             spec = configs.device_spec(entries, gpu.index, gpu.pci_device_id, gpu.pci_sub_system_id)
             if spec is not None and params["mig_mode"] and (params["mig_mode"] == "enabled") != spec.mig_enabled:
@@ -644,9 +648,8 @@ def main():
     try:
         if params["layout"] is not None:
             configs.normalize_layout(params["layout"])
-        if params["config"] and not params["config_file"]:
-            configs.builtin_config(params["config"])
-    except configs.MigConfigError as exc:
+        entries = config_entries(params)
+    except (configs.MigConfigError, ModuleFailure) as exc:
         module.fail_json(msg=to_native(exc), **result)
 
     path = params["nvidia_smi_path"]
@@ -663,7 +666,7 @@ def main():
                                                    reason="not MIG capable"))
             else:
                 targets.append(gpu)
-        desired = desired_states(module, targets)
+        desired = desired_states(params, targets, entries)
         for gpu in targets:
             if desired.get(gpu.index) is None:
                 result["skipped_gpus"].append(dict(index=gpu.index, uuid=gpu.uuid, name=gpu.name,
