@@ -169,6 +169,8 @@ def builtin_config_names():
 
 
 def _unknown_label(label, names, source):
+    if len(names) <= 10:
+        return MigConfigError("unknown config label %r in %s; labels: %s" % (label, source, ", ".join(names)))
     close = difflib.get_close_matches(str(label), names, n=5, cutoff=0.5)
     hint = ("; did you mean: %s" % ", ".join(close)) if close else ""
     return MigConfigError("unknown config label %r in %s%s (%d labels available)" % (label, source, hint, len(names)))

@@ -108,7 +108,7 @@ def test_document_with_several_labels_needs_a_label():
         "a": [{"devices": "all", "mig-enabled": False}], "b": [{"devices": "all", "mig-enabled": False}]}}
     with pytest.raises(MigConfigError, match="2 labels"):
         configs.select_entries(doc)
-    with pytest.raises(MigConfigError, match="unknown config label 'c' in the config file"):
+    with pytest.raises(MigConfigError, match="unknown config label 'c' in the config file; labels: a, b"):
         configs.select_entries(doc, "c")
     assert configs.select_entries(doc, "b")[0]["mig_enabled"] is False
 
