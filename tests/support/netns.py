@@ -30,6 +30,7 @@ __metaclass__ = type
 
 import argparse
 import fcntl
+import glob
 import ipaddress
 import json
 import os
@@ -308,8 +309,17 @@ class NetnsHost:
         """argv for ``ssh root@host command`` with the throwaway key."""
         return ["ssh", "-i", self.client_key] + SSH_OPTIONS + ["root@%s" % self.address, command]
 
+    @property
+    def control_path_prefix(self):
+        return "/tmp/%s-" % self.name.rsplit("-", 1)[0]   # /tmp/gse-<run>-
+
     def destroy(self):
         destroy_namespace(self.name, self.veth, self.workdir)
+        for entry in glob.glob(self.control_path_prefix + "*"):
+            try:
+                os.unlink(entry)
+            except OSError:
+                pass
         self.sshd_pid = None
 
     def hostvars(self, python_interpreter=None):
@@ -318,8 +328,9 @@ class NetnsHost:
             "ansible_user": "root",
             "ansible_ssh_private_key_file": self.client_key,
             "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR",
-            # a short-lived master per fleet work dir: no stale master outlives the namespace for long
-            "ansible_ssh_args": "-C -o ControlMaster=auto -o ControlPersist=5s -o ControlPath=%s/cp-%%C" % os.path.dirname(self.workdir),
+            # short-lived masters with short socket paths (sun_path is 108 bytes; ssh appends 17 chars while
+            # binding, so a path under a deep work dir fails); destroy() removes what is left
+            "ansible_ssh_args": "-C -o ControlMaster=auto -o ControlPersist=5s -o ControlPath=%s%%C" % self.control_path_prefix,
             "ansible_python_interpreter": python_interpreter or _default_python(),
         }
 
