@@ -48,6 +48,8 @@ async def _serve(args):
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    if args.exit_with_parent:
+        loop.create_task(_watch_parent(os.getppid(), stop))
     async with handler, kmock.Server(handler, host=args.host, port=args.port or None) as server:
         url = "http://%s:%d" % (args.host, server.port)
         if args.kubeconfig:
@@ -61,6 +63,15 @@ async def _serve(args):
     handler.save_state()
     if args.pidfile and os.path.exists(args.pidfile):
         os.unlink(args.pidfile)
+
+
+async def _watch_parent(parent, stop):
+    """Stop when the process that started us is gone (a killed test run must not leak servers)."""
+    while not stop.is_set():
+        if os.getppid() != parent:
+            LOG.info("parent process %d is gone: stopping", parent)
+            stop.set()
+        await asyncio.sleep(1)
 
 
 def _seed(args):
@@ -93,6 +104,7 @@ def main(argv=None):
     serve.add_argument("--state-file", help="load objects from / save them to this JSON file")
     serve.add_argument("--simulate-controllers", action="store_true",
                        help="write the status healthy controllers would (workloads ready, NodePools Ready); see controllers.py")
+    serve.add_argument("--exit-with-parent", action="store_true", help="stop when the parent process exits (used by the test launcher)")
     serve.add_argument("--verbose", action="store_true", help="log every request")
     seed = sub.add_parser("seed-nodes", help="create or update Nodes in a running emulator")
     seed.add_argument("--kubeconfig", required=True)

@@ -103,7 +103,8 @@ class KubeEmulator:
 
     def start(self):
         os.makedirs(self.workdir, exist_ok=True)
-        argv = [sys.executable, "-m", MODULE, "serve", "--host", self.host, "--port", str(self.port), "--kubeconfig", self.kubeconfig]
+        argv = [sys.executable, "-m", MODULE, "serve", "--host", self.host, "--port", str(self.port), "--kubeconfig", self.kubeconfig,
+                "--exit-with-parent"]
         for crd in self.crds:
             argv += ["--crd", crd]
         if self.state_file:

@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 
 import pytest
@@ -461,3 +462,21 @@ def test_stand_in_controllers_are_opt_in_and_write_ready_status(tmp_path):
         apps.create_namespaced_deployment("default", WEB_DEPLOYMENT)
         status = apps.read_namespaced_deployment("web", "default").status
         assert status is None or not status.available_replicas  # no controllers unless asked for
+
+
+def test_launched_server_exits_when_its_parent_dies(tmp_path):
+    # A test run that is killed must not leave emulators behind on a shared machine.
+    code = ("import os\nfrom ansible_collections.gpu_slicing.eks.tests.support.kube_emulator import KubeEmulator\n"
+            "kube = KubeEmulator(crds=[], workdir=%r)\nkube.start()\nprint(kube.pid, flush=True)\nos._exit(0)\n" % str(tmp_path))
+    parent = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=launcher._python_path()),
+                            timeout=60, check=True)
+    pid = int(parent.stdout.strip())
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.2)
+    os.kill(pid, 15)
+    pytest.fail("the emulator (pid %d) outlived its parent" % pid)
