@@ -851,8 +851,6 @@ def render_smi(state, gpus):
         spec = _model(gpu)
         power = _BOARD.get(gpu["model"], _DEFAULT_BOARD)[1]
         mig = ("Enabled" if gpu["mig_current"] else "Disabled") if spec.mig_capable else "N/A"
-        if spec.mig_capable and gpu["mig_current"] != gpu["mig_pending"]:
-            mig += "*"
         out.append("|%4d  %-29s %3s  |%19s %3s |%21s |\n" % (gpu["index"], spec.product_name[:29], "On", gpu["bus_id"], "Off", "0"))
         out.append("| %3s %5s %5s %15s / %5s |%11s / %9s |%8s%13s |\n" % (
             "N/A", "37C", "P0", "72W", "%dW" % power, "%dMiB" % _memory_used(gpu), "%dMiB" % spec.memory_mib,

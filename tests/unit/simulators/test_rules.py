@@ -275,3 +275,23 @@ def test_wrapper_and_control_cli(tmp_path):
     shown = json.loads(run("show", "--state", state).stdout)
     assert shown["gpus"][0]["processes"][0]["pid"] == 5
     assert run("calls", "--state", state, "--count").stdout.strip() == "1"
+
+
+def test_compute_instances_inside_a_gpu_instance(make_node):
+    node, smi = make_node(mig=True)
+    assert smi("mig", "-i", "0", "-cgi", "9:0")[0] == 0  # a 3g GI without compute instances
+    rc, out, dummy = smi("mig", "-i", "0", "-lcip", "-gi", "1")
+    assert rc == 0
+    rows = [line.split() for line in out.splitlines() if " MIG " in line]
+    assert [(r[4], r[5], r[6]) for r in rows] == [("1c.3g.40gb", "0", "3/3"), ("2c.3g.40gb", "1", "1/1"),
+                                                 ("3g.40gb", "2*", "1/1")]
+    rc, out, dummy = smi("mig", "-i", "0", "-cci", "0,0,0", "-gi", "1")
+    assert rc == 0 and out.count("Successfully created compute instance ID") == 3
+    assert "Successfully created compute instance ID  2 on GPU  0 GPU instance ID  1 using profile MIG 1c.3g.40gb (ID  0)" in out
+    assert smi("mig", "-i", "0", "-cci", "-gi", "1")[0] == 23  # no room left for the default 3-slice CI
+    rc, out, dummy = smi("mig", "-i", "0", "-dci", "-gi", "1", "-ci", "1")
+    assert (rc, out) == (0, "Successfully destroyed compute instance ID  1 from GPU  0 GPU instance ID  1\n")
+    rc, out, dummy = smi("mig", "-lci")
+    assert [(line.split()[6], line.split()[7]) for line in out.splitlines() if " MIG " in line] == [("0", "0:1"), ("2", "2:1")]
+    rc, out, dummy = smi("-L")
+    assert out.count("MIG 1c.3g.40gb  Device") == 2
