@@ -1472,6 +1472,19 @@ class SimNode(object):
             target["mig_pending"] = bool(current if pending is None else pending)
         self._update(change)
 
+    def reboot(self):
+        """Simulate a node reboot: instances and processes vanish; Ampere keeps its (pending) MIG mode in
+        the InfoROM, Hopper and later come back with MIG disabled (mig.md 7)."""
+        def change(state):
+            for gpu in state["gpus"]:
+                gpu["gpu_instances"] = []
+                gpu["processes"] = []
+                if _model(gpu).architecture == "ampere":
+                    gpu["mig_current"] = gpu["mig_pending"]
+                else:
+                    gpu["mig_current"] = gpu["mig_pending"] = False
+        self._update(change)
+
     def calls(self):
         return read_calls(self.path)
 
@@ -1575,6 +1588,7 @@ def _ctl_parser():
     p.add_argument("--fail-destroy", action="store_true", help="every destroy fails")
     p.add_argument("--error", help="error of the injected failures (default Unknown Error)")
     p.add_argument("--clear", action="store_true")
+    with_state("reboot", "simulate a node reboot (instances vanish; Hopper+ also loses MIG mode)")
     with_state("show", "print the state as JSON")
     p = with_state("calls", "print the invocation log (JSON lines)")
     p.add_argument("--mutating", action="store_true", help="only mutating invocations")
@@ -1607,6 +1621,8 @@ def ctl_main(argv=None):
             if not (args.clear or args.fail_destroy or args.fail_create_nth is not None or args.error):
                 raise SimError("fault needs --fail-create-nth, --fail-destroy, --error or --clear")
             node.set_faults(args.fail_create_nth, args.fail_destroy, args.error, args.clear)
+        elif args.command == "reboot":
+            node.reboot()
         elif args.command == "show":
             print(json.dumps(node.state(), indent=1, sort_keys=True))
         elif args.command == "calls":

@@ -295,3 +295,14 @@ def test_compute_instances_inside_a_gpu_instance(make_node):
     assert [(line.split()[6], line.split()[7]) for line in out.splitlines() if " MIG " in line] == [("0", "0:1"), ("2", "2:1")]
     rc, out, dummy = smi("-L")
     assert out.count("MIG 1c.3g.40gb  Device") == 2
+
+
+@pytest.mark.parametrize("model,mode_after", [("h100-80gb", (False, False)), ("a100-80gb", (True, True))])
+def test_reboot_loses_instances_and_hopper_mode(make_node, model, mode_after):
+    node, smi = make_node(model=model, mig=True, layout=["7g.80gb"])
+    node.add_process(0, 1, "python3", gi=0, ci=0)
+    ctl = os.path.join(os.path.dirname(sim.__file__), "nvidia-smi-sim")
+    subprocess.run([ctl, "reboot", "--state", node.path], check=True)
+    gpu = node.state()["gpus"][0]
+    assert (gpu["mig_current"], gpu["mig_pending"]) == mode_after
+    assert (gpu["gpu_instances"], gpu["processes"]) == ([], [])
