@@ -38,6 +38,15 @@ def default_crds():
     return tuple(os.path.join(CRD_DIR, name) for name in DEFAULT_CRD_FILES)
 
 
+def fixture_scope(**_pytest_args):
+    """pytest fixture scope for an emulator: ``module`` normally, ``function`` under ``ansible-test units``.
+
+    ansible-test runs every test in a fork that ends with ``os._exit``: a module-scoped fixture is set up
+    again in each fork and never torn down. Usage: ``@pytest.fixture(scope=fixture_scope)``.
+    """
+    return "function" if "ansible_forked" in os.environ.get("PYTEST_PLUGINS", "") else "module"
+
+
 def collections_parent():
     """The directory holding the ``ansible_collections`` tree this package was imported from."""
     return collections_root()

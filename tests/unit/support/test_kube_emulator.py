@@ -23,7 +23,7 @@ pytest.importorskip("kmock")
 from kubernetes.client import ApiException  # noqa: E402
 from kubernetes.dynamic import DynamicClient  # noqa: E402
 
-from ansible_collections.gpu_slicing.eks.tests.support.kube_emulator import KubeEmulator  # noqa: E402
+from ansible_collections.gpu_slicing.eks.tests.support.kube_emulator import KubeEmulator, fixture_scope  # noqa: E402
 from ansible_collections.gpu_slicing.eks.tests.support.kube_emulator import launcher, tables  # noqa: E402
 
 GPU_NODE = {"metadata": {"name": "gpu-1", "labels": {"node.kubernetes.io/instance-type": "p5.48xlarge", "nvidia.com/gpu.present": "true",
@@ -41,13 +41,13 @@ def nodepool(name, **spec):
     return body
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=fixture_scope)
 def kube():
     with KubeEmulator(nodes=[GPU_NODE, CPU_NODE, P4D_NODE]) as emulator:
         yield emulator
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=fixture_scope)
 def client(kube):
     return kube.api_client()
 

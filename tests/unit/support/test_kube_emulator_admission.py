@@ -22,7 +22,7 @@ pytest.importorskip("kmock")
 
 from kubernetes.client import ApiException  # noqa: E402
 
-from ansible_collections.gpu_slicing.eks.tests.support.kube_emulator import KubeEmulator, default_crds  # noqa: E402
+from ansible_collections.gpu_slicing.eks.tests.support.kube_emulator import KubeEmulator, default_crds, fixture_scope  # noqa: E402
 from ansible_collections.gpu_slicing.eks.tests.support.kube_emulator import admission, selectors  # noqa: E402
 
 NODE_CLASS_REF = {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": "default"}
@@ -55,7 +55,7 @@ def nodeoverlay(name, **spec):
     return body
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=fixture_scope)
 def kube():
     with KubeEmulator() as emulator:
         yield emulator

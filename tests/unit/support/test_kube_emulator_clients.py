@@ -20,7 +20,7 @@ import pytest
 kubernetes = pytest.importorskip("kubernetes")
 pytest.importorskip("kmock")
 
-from ansible_collections.gpu_slicing.eks.tests.support.kube_emulator import KubeEmulator  # noqa: E402
+from ansible_collections.gpu_slicing.eks.tests.support.kube_emulator import KubeEmulator, fixture_scope  # noqa: E402
 from ansible_collections.gpu_slicing.eks.tests.support.kube_emulator.launcher import collections_parent  # noqa: E402
 
 KUBECTL = shutil.which("kubectl")
@@ -62,7 +62,7 @@ spec:
 """
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=fixture_scope)
 def kube():
     with KubeEmulator(nodes=NODES) as emulator:
         yield emulator
