@@ -19,6 +19,7 @@ __metaclass__ = type
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -102,8 +103,8 @@ def up(workdir):
         with open(state_path, "w") as handle:
             json.dump(state, handle, indent=2)
 
-    os.makedirs(os.path.join(workdir, "netns"), exist_ok=True)
-    fleet = netns.make_hosts(len(NODES), owner_pid="sshd", workdir=os.path.join(workdir, "netns"))
+    # netns picks a short /tmp work dir: the SSH ControlPath socket must fit in 108 bytes
+    fleet = netns.make_hosts(len(NODES), owner_pid="sshd")
     state["netns"] = fleet.state()
     save()
     mapping, hosts = {}, {}
@@ -226,6 +227,8 @@ def down(workdir):
             _stop(pid)
     for host in state.get("netns", {}).get("hosts", []):
         netns.destroy_namespace(host["name"], host["veth"], host["workdir"])
+    if state.get("netns", {}).get("workdir"):
+        shutil.rmtree(state["netns"]["workdir"], ignore_errors=True)
     os.unlink(state_path)
 
 
