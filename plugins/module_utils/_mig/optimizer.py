@@ -674,9 +674,9 @@ def _plan_model(cand, demand, workloads, strategy, headroom, name):
                       "layouts_considered": len(names), "nodes_explored": 0}
     else:
         for wl in workloads:
-            if wl.name is not None and sum(wl.resources.values()) > 1:
+            if wl.replicas and sum(wl.resources.values()) > 1:
                 warnings.append("workload %s asks for %d slices per pod; the plan counts slices, it does not check that "
-                                "every pod's slices land on one node" % (wl.name, sum(wl.resources.values())))
+                                "every pod's slices land on one node" % (wl.name or "(unnamed)", sum(wl.resources.values())))
         vec = tuple(effective[n] for n in names)
         gpu_layouts, optimality = _gpu_layouts_mixed(model, names, vec)
         groups = [(gpu_layouts, names)]
