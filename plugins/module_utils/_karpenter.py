@@ -360,6 +360,9 @@ def validate_ec2nodeclass(nodeclass):
     spec = nodeclass.get("spec") or {}
     if ("role" in spec) == ("instanceProfile" in spec):
         chk.error("spec.role", "must specify exactly one of ['role', 'instanceProfile']")
+    for field in ("role", "instanceProfile"):
+        if field in spec and (not isinstance(spec[field], str) or not spec[field]):
+            chk.error("spec." + field, "%s cannot be empty" % field)
     terms = spec.get("amiSelectorTerms")
     alias_family = None
     if not isinstance(terms, list) or not terms:
@@ -623,6 +626,8 @@ def build_ec2nodeclass(node_class, cluster_name=None):
                           ("user_data", "userData"), ("metadata_options", "metadataOptions")):
         if node_class.get(option) not in (None, "", [], {}):
             spec[field] = copy.deepcopy(node_class[option])
+    if node_class.get("spec"):
+        spec = deep_merge(spec, node_class["spec"])
     chk.raise_if_any()
     metadata = {"name": node_class.get("name"), "labels": {MANAGED_BY_LABEL: MANAGED_BY_VALUE}}
     return {"apiVersion": EC2NODECLASS_API_VERSION, "kind": "EC2NodeClass", "metadata": metadata, "spec": spec}

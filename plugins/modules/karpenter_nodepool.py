@@ -237,6 +237,9 @@ options:
       - C(subnet_selector_terms) and C(security_group_selector_terms) (lists; default to the discovery tag of
         O(cluster_name)).
       - C(block_device_mappings) (list), C(tags) (dict), C(user_data) (str), C(metadata_options) (dict).
+      - C(spec) (dict) raw EC2NodeClass C(spec) fields deep-merged last, for example C(capacityReservationSelectorTerms)
+        (needed with capacity type V(reserved)), C(kubelet) or C(networkInterfaces). Rules the module does not check
+        itself are checked by the API server in the dry run that precedes every write.
       - Required with O(state=present).
     type: raw
   delete_node_class:
@@ -402,6 +405,7 @@ NODE_CLASS_SPEC = dict(
     tags=dict(type="dict"),
     user_data=dict(type="str"),
     metadata_options=dict(type="dict"),
+    spec=dict(type="dict"),
 )
 
 

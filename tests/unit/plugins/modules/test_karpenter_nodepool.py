@@ -295,3 +295,19 @@ def test_dropped_label_is_removed_and_mig_config_change_is_a_template_diff(kube,
     assert [w for w in switched["warnings"] if "'all-1g.10gb' to 'all-3g.40gb'" in w and "drift" in w]
     assert switched["mig_capacity"] == {"p5.48xlarge": {"nvidia.com/mig-3g.40gb": 16, "nvidia.com/gpu": 0}}
     run_module(dict(args, state="absent"))
+
+
+def test_node_class_spec_rules_left_to_the_server_are_caught_in_the_dry_run(kube, custom):
+    node_class = {"name": "kubelet-class", "role": "R", "spec": {"kubelet": {"imageGCHighThresholdPercent": 50,
+                                                                             "imageGCLowThresholdPercent": 60}}}
+    result = run_module(pool_args(kube, "kubelet", node_class=node_class))
+    assert result["failed"] is True and "dry run, nothing was changed" in result["msg"], result["msg"]
+    assert "imageGCHighThresholdPercent must be greater than imageGCLowThresholdPercent" in result["msg"]
+    assert stored(custom, "ec2nodeclasses", "kubelet-class") is None and stored(custom, "nodepools", "kubelet") is None
+
+    node_class["spec"]["kubelet"]["imageGCHighThresholdPercent"] = 85
+    created = run_module(pool_args(kube, "kubelet", node_class=node_class))
+    assert created["changed"] is True
+    assert stored(custom, "ec2nodeclasses", "kubelet-class")["spec"]["kubelet"] == {"imageGCHighThresholdPercent": 85,
+                                                                                    "imageGCLowThresholdPercent": 60}
+    run_module(pool_args(kube, "kubelet", node_class=node_class, state="absent", delete_node_class=True))
