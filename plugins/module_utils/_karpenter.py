@@ -10,7 +10,8 @@ against the parts of the Karpenter v1.14.1 CRD schemas and CEL rules that users 
 Why hand-written checks and not the CRDs: modules ship only ``module_utils`` (the CRDs are not there at
 run time) and must not need a CEL engine or jsonschema on the controller. The constants below (allow-lists,
 patterns, enums) are the compact Python form of the CRD constraints; ``tests/unit/plugins/module_utils/
-test_karpenter_crd_sync.py`` re-reads the real CRDs and fails if they drift apart.
+test_karpenter.py`` re-reads the real CRDs and fails if they drift apart, and accounts for every CEL rule
+(checked here, or left to the API server's dry run that the module sends before any write).
 
 Every violation names the field path, e.g. ``spec.template.spec.requirements[1].values``. Nothing here does
 I/O; the API edge is ``_k8s.py``.
@@ -45,7 +46,7 @@ DEFAULT_TAINTS = ({"key": "nvidia.com/gpu", "effect": "NoSchedule"},)
 GPU_NAMES = ("a100", "h100", "h200", "b200", "b300")
 CAPACITY_TYPES = ("spot", "on-demand", "reserved")
 
-# ---- compact form of the CRD constraints (kept in sync by test_karpenter_crd_sync.py) ----
+# ---- compact form of the CRD constraints (kept in sync by tests/unit/plugins/module_utils/test_karpenter.py) ----
 KARPENTER_SH_ALLOWED_LABELS = ("karpenter.sh/capacity-type", "karpenter.sh/nodepool")
 _AWS_COMMON_LABELS = (
     "karpenter.k8s.aws/ec2nodeclass",
