@@ -29,7 +29,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import calendar
 import contextlib
 import copy
 import fcntl
@@ -341,10 +340,21 @@ def _mode_word(flag):
     return "Enabled" if flag else "Disabled"
 
 
-def _timestamp():
+def _epoch():
     raw = os.environ.get(TIME_ENV)
-    epoch = CAPTURE_EPOCH if raw is None else (time.time() if raw == "now" else int(raw))
-    return time.strftime("%a %b %d %H:%M:%S %Y", time.gmtime(epoch))
+    if raw is None:
+        return CAPTURE_EPOCH
+    return time.time() if raw == "now" else int(raw)
+
+
+def _timestamp():
+    """The clock as -q and the table print it (UTC, so output does not depend on the host's zone)."""
+    return time.strftime("%a %b %d %H:%M:%S %Y", time.gmtime(_epoch()))
+
+
+def _query_timestamp():
+    """The clock as --query-gpu/--query-compute-apps print it."""
+    return time.strftime("%Y/%m/%d %H:%M:%S.000", time.gmtime(_epoch()))
 
 
 def _bus_parts(bus_id):
@@ -634,8 +644,7 @@ def _q_fields():
         return get
 
     fields = {
-        "timestamp": (None, lambda s, g: (time.strftime("%Y/%m/%d %H:%M:%S.000", time.gmtime(
-            calendar.timegm(time.strptime(_timestamp(), "%a %b %d %H:%M:%S %Y")))), None)),
+        "timestamp": (None, lambda s, g: (_query_timestamp(), None)),
         "driver_version": (None, lambda s, g: (s["driver"], None)),
         "count": (None, lambda s, g: (str(len(s["gpus"])), None)),
         "name": (None, lambda s, g: (_model(g).product_name, None)),
@@ -659,8 +668,7 @@ def _q_fields():
         "vbios_version": (None, lambda s, g: ("96.00.DA.00.0C", None)),
         "index": (None, lambda s, g: (str(g["index"]), None)),
     }
-    aliases = {"gpu_name": "name", "gpu_serial": "serial", "gpu_uuid": "uuid", "gpu_bus_id": "pci.bus_id",
-               "pci.sub_device_id": "pci.sub_device_id", "memory.total": "memory.total"}
+    aliases = {"gpu_name": "name", "gpu_serial": "serial", "gpu_uuid": "uuid", "gpu_bus_id": "pci.bus_id"}
     for alias, target in aliases.items():
         fields.setdefault(alias, fields[target])
     return fields
@@ -724,7 +732,7 @@ def render_query_apps(state, gpus, field_list, fmt):
     for gpu in gpus:
         for proc in gpu["processes"]:
             values = {
-                "timestamp": time.strftime("%Y/%m/%d %H:%M:%S.000", time.strptime(_timestamp(), "%a %b %d %H:%M:%S %Y")),
+                "timestamp": _query_timestamp(),
                 "gpu_name": _model(gpu).product_name, "gpu_bus_id": gpu["bus_id"], "gpu_serial": gpu["serial"],
                 "gpu_uuid": gpu["uuid"], "pid": str(proc["pid"]), "process_name": proc["name"], "name": proc["name"],
             }

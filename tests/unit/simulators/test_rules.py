@@ -283,8 +283,8 @@ def test_compute_instances_inside_a_gpu_instance(make_node):
     rc, out, dummy = smi("mig", "-i", "0", "-lcip", "-gi", "1")
     assert rc == 0
     rows = [line.split() for line in out.splitlines() if " MIG " in line]
-    assert [(r[4], r[5], r[6]) for r in rows] == [("1c.3g.40gb", "0", "3/3"), ("2c.3g.40gb", "1", "1/1"),
-                                                 ("3g.40gb", "2*", "1/1")]
+    assert [(r[4], r[5], r[6]) for r in rows] == [
+        ("1c.3g.40gb", "0", "3/3"), ("2c.3g.40gb", "1", "1/1"), ("3g.40gb", "2*", "1/1")]
     rc, out, dummy = smi("mig", "-i", "0", "-cci", "0,0,0", "-gi", "1")
     assert rc == 0 and out.count("Successfully created compute instance ID") == 3
     assert "Successfully created compute instance ID  2 on GPU  0 GPU instance ID  1 using profile MIG 1c.3g.40gb (ID  0)" in out
