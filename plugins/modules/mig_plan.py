@@ -87,8 +87,8 @@ attributes:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 notes:
-  - The plan counts slices; it does not check that all slices of one pod land on one node (a warning says so for
-    workloads that ask for several slices per pod).
+  - The plan counts slices; it does not check that all slices of one pod land on one node. It warns for workloads
+    that ask for several slices per pod, and more strongly when no planned node can hold one such pod at all.
   - Spare GPUs of a node (when the GPU count is not a multiple of the instance size) get a copy of that node's most
     common layout, so they add headroom.
   - Prices come from the catalog (us-east-1 on-demand, see the catalog's sources); pass O(candidates) with prices for

@@ -702,12 +702,35 @@ def _plan_model(cand, demand, workloads, strategy, headroom, name):
                             % (", ".join(unpriced), model.product_name))
     gpus = sum(len(g[0]) for g in groups)
     plan = _assemble(model, strategy, name, requested, effective, groups, packed, instances, gpus)
+    warnings.extend(_unhostable(workloads, resolved, plan["nodes"]))
     plan.update({
         "hourly_cost": round(total_cost, 6) if cost_known else None,
         "optimality": optimality,
         "warnings": warnings,
     })
     return plan, None
+
+
+def _unhostable(workloads, resolved, nodes):
+    """Warnings for multi-slice pods that no planned node can hold at all (they would stay Pending)."""
+    out = []
+    for wl in workloads:
+        need = collections.Counter()
+        for key, count in wl.resources.items():
+            if key in resolved:
+                need[resolved[key]] += count
+        if not wl.replicas or sum(need.values()) < 2 or not nodes:
+            continue
+        fits = False
+        for node in nodes:
+            have = collections.Counter()
+            for layout in node["gpu_layouts"]:
+                have.update(layout)
+            fits = fits or all(have[n] >= c for n, c in need.items())
+        if not fits:
+            out.append("no planned node holds all %s of one pod of workload %s; raise the demand or plan it separately"
+                       % (", ".join("%dx %s" % (c, n) for n, c in sorted(need.items())), wl.name or "(unnamed)"))
+    return out
 
 
 def _assemble(model, strategy, name, requested, effective, groups, packed, instances, gpus):

@@ -369,3 +369,12 @@ def test_workload_demand_aggregates_and_warns_for_multi_slice_pods():
     ], candidates=["p5.4xlarge"])
     assert result["demand"] == {"1g.10gb": 4, "1g.10gb+me": 1, "3g.40gb": 3}
     assert any("pair asks for 2 slices per pod" in w for w in result["warnings"])
+
+
+def test_warns_when_no_node_can_hold_one_multi_slice_pod():
+    # one pod wants 3x 3g.40gb: on 1-GPU p5.4xlarge nodes (two 3g each) it can never be scheduled
+    result = optimizer.plan([{"name": "big", "resources": {"3g.40gb": 3}}], candidates=["p5.4xlarge"])
+    assert any("no planned node holds all 3x 3g.40gb of one pod of workload big" in w for w in result["warnings"])
+    # on a p5.48xlarge node (16 possible) it fits: no such warning
+    result = optimizer.plan([{"name": "big", "resources": {"3g.40gb": 3}}], candidates=["p5.48xlarge"])
+    assert not any("no planned node holds" in w for w in result["warnings"])
