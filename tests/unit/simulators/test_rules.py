@@ -306,3 +306,15 @@ def test_reboot_loses_instances_and_hopper_mode(make_node, model, mode_after):
     gpu = node.state()["gpus"][0]
     assert (gpu["mig_current"], gpu["mig_pending"]) == mode_after
     assert (gpu["gpu_instances"], gpu["processes"]) == ([], [])
+
+
+def test_plain_table_with_mig_devices_and_processes(make_node):
+    node, smi = make_node(gpus=2, mig=True, layout=[("3g.40gb", 0), ("1g.10gb", 4)])
+    node.add_process(1, 4242, "python3", gi=1, ci=0, memory_mib=2048)
+    rc, out, dummy = smi()
+    assert rc == 0
+    lines = out.splitlines()
+    assert all(len(line) == 91 for line in lines[1:] if line), [line for line in lines[1:] if line and len(line) != 91]
+    assert "| MIG devices:" in out
+    assert sum(1 for line in lines if line.startswith("|  ") and "MiB / 40448MiB" in line) == 2
+    assert "|    1    1    0             4242      C   python3" in out and "2048MiB |" in out
