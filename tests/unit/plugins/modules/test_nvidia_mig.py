@@ -261,3 +261,18 @@ def test_bad_input_changes_nothing(tmp_path, apply, setup, args, words):
     assert node.mutating() == []
     assert node.sim.state() == before
     assert not os.path.exists(node.persist_path)
+
+
+@pytest.mark.parametrize("model,layout", [("h100-80gb", BALANCED_H100), ("a100-80gb", {"4g.40gb": 1, "3g.40gb": 1})])
+def test_persisted_layout_is_reapplied_after_reboot(tmp_path, apply, model, layout):
+    node = Node(tmp_path, "n", model=model, gpus=2, mig=True)
+    result, failed = apply(node, layout=layout)
+    assert not failed, result.get("msg")
+    placements = [node.layout(0), node.layout(1)]
+    node.sim.reboot()  # instances vanish; Hopper also loses MIG mode, Ampere keeps it
+    assert node.layout(0) == [] and node.layout(1) == []
+    # what the boot-time service runs: the persisted mig-parted file, nothing else
+    result, failed = apply(node, config=configs.PERSIST_LABEL, config_file=node.persist_path, persist=False)
+    assert not failed, result.get("msg")
+    assert result["changed"] is True and result["reboot_required"] is False
+    assert [node.layout(0), node.layout(1)] == placements
