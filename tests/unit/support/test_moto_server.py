@@ -10,6 +10,8 @@ __metaclass__ = type
 import os
 import subprocess
 import sys
+import textwrap
+import time
 
 import pytest
 
@@ -72,3 +74,29 @@ def test_cli_serve_detaches_and_stop_ends_it(tmp_path):
     assert not pidfile.exists()
     assert not os.path.exists("/proc/%d" % pid) or open("/proc/%d/stat" % pid).read().split()[2] == "Z"
     assert not is_listening("127.0.0.1", port)
+
+
+def test_server_dies_with_the_process_that_started_it():
+    starter = textwrap.dedent("""
+        import os, sys
+        from ansible_collections.gpu_slicing.eks.tests.support.moto_server import MotoServer
+        server = MotoServer().start()
+        print(server.port, server.process.pid, flush=True)
+        os._exit(0)  # like an ansible-test fork: no stop(), no atexit
+    """)
+    result = subprocess.run([sys.executable, "-c", starter], capture_output=True, text=True, timeout=60, check=True,
+                            env=child_env())
+    port, pid = (int(value) for value in result.stdout.split())
+    deadline = time.monotonic() + 15
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(pid), "moto outlived its starter"
+    assert not is_listening("127.0.0.1", port)
+
+
+def _alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
