@@ -1,0 +1,154 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, gpu_slicing.eks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The report filters, fed with real nvidia-smi output: the capture and the simulator's CLI.
+
+The resources the mig_partition role waits for (nvidia_smi_resources) are cross-checked against two
+independent implementations: the fake device plugin (tests/support) and mig_capacity (plugins/filter/mig).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import subprocess
+
+import pytest
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.gpu_slicing.eks.plugins.filter import mig as mig_filters
+from ansible_collections.gpu_slicing.eks.plugins.filter import report
+from ansible_collections.gpu_slicing.eks.tests.support import fake_device_plugin
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", ".."))
+SIM_CTL = os.path.join(ROOT, "tests", "simulators", "nvidia-smi-sim")
+CAPTURE = os.path.join(ROOT, "tests", "data", "nvidia-smi", "h100-80gb-hbm3_driver-580.159.04", "L.txt")
+MODES = ["--query-gpu=index,mig.mode.current", "--format=csv,noheader"]
+
+
+def _capture_output(path):
+    lines = open(path).read().splitlines()
+    assert lines[0].startswith("$ ") and lines[-1].startswith("[exit ")
+    return "\n".join(lines[1:-1]) + "\n"
+
+
+@pytest.fixture
+def sim(tmp_path):
+    """Make a simulated node with the simulator's CLI; return its nvidia-smi wrapper path."""
+    def make(*init_args):
+        state = str(tmp_path / "gpus.json")
+        subprocess.run([SIM_CTL, "init", "--state", state] + list(init_args), check=True, stdout=subprocess.PIPE)
+        out = subprocess.run([SIM_CTL, "wrapper", "--state", state, "--out", str(tmp_path / "nvidia-smi")],
+                             check=True, stdout=subprocess.PIPE, universal_newlines=True)
+        return out.stdout.strip()
+    return make
+
+
+def _smi(wrapper, *args):
+    return subprocess.run([wrapper] + list(args), check=True, stdout=subprocess.PIPE, universal_newlines=True,
+                          env=dict(os.environ, LC_ALL="C")).stdout
+
+
+def test_real_capture_whole_gpu():
+    listing = _capture_output(CAPTURE)
+    gpus = report.nvidia_smi_gpus(listing)
+    assert gpus == [{"index": 0, "name": "NVIDIA H100 80GB HBM3", "uuid": "GPU-25bd35c4-38ce-a0ef-ebe7-b024f5545ed8",
+                     "mig_devices": []}]
+    assert report.nvidia_smi_resources(listing, "0, Disabled\n", "mixed") == {"nvidia.com/gpu": 1}
+
+
+@pytest.mark.parametrize("init_args,instance_type,config,strategy,expected", [
+    (["--model", "h100-80gb", "--gpus", "8", "--mig", "enabled", "--layout", ",".join(["1g.10gb"] * 7)],
+     "p5.48xlarge", "all-1g.10gb", "mixed", {"nvidia.com/mig-1g.10gb": 56}),
+    (["--model", "h100-80gb", "--gpus", "8", "--mig", "enabled", "--layout", ",".join(["1g.10gb"] * 7)],
+     "p5.48xlarge", "all-1g.10gb", "single", {"nvidia.com/gpu": 56}),
+    (["--model", "a100-40gb", "--gpus", "8", "--mig", "enabled", "--layout", "3g.20gb,2g.10gb,1g.5gb,1g.5gb"],
+     "p4d.24xlarge", "all-balanced", "mixed", {"nvidia.com/mig-1g.5gb": 16, "nvidia.com/mig-2g.10gb": 8, "nvidia.com/mig-3g.20gb": 8}),
+    (["--model", "h100-80gb", "--gpus", "8"], "p5.48xlarge", "all-disabled", "mixed", {"nvidia.com/gpu": 8}),
+])
+def test_resources_agree_with_device_plugin_and_capacity(sim, init_args, instance_type, config, strategy, expected):
+    wrapper = sim(*init_args)
+    ours = report.nvidia_smi_resources(_smi(wrapper, "-L"), _smi(wrapper, *MODES), strategy)
+    assert ours == expected
+    assert fake_device_plugin.enumerate_resources(wrapper, strategy) == expected
+    capacity = mig_filters.FilterModule().filters()["mig_capacity"](instance_type, config=config, strategy=strategy)
+    assert dict((k, v) for k, v in capacity.items() if v) == expected
+
+
+def test_enabled_gpu_without_instances_advertises_nothing_under_mixed(sim):
+    wrapper = sim("--model", "h100-80gb", "--gpus", "2", "--mig", "enabled")
+    assert report.nvidia_smi_resources(_smi(wrapper, "-L"), _smi(wrapper, *MODES), "mixed") == {}
+    assert fake_device_plugin.enumerate_resources(wrapper, "mixed") == {}
+
+
+def test_single_strategy_refuses_mixed_profiles(sim):
+    wrapper = sim("--model", "h100-80gb", "--gpus", "2", "--mig", "enabled", "--layout", "3g.40gb,2g.20gb,1g.10gb,1g.10gb")
+    with pytest.raises(AnsibleFilterError, match="strategy 'single' needs"):
+        report.nvidia_smi_resources(_smi(wrapper, "-L"), _smi(wrapper, *MODES), "single")
+    # the real plugin refuses such a layout; GFD labels it -MIG-INVALID with count 0
+    assert fake_device_plugin.enumerate_resources(wrapper, "single") == {"nvidia.com/gpu": 0}
+
+
+@pytest.mark.parametrize("listing,modes,strategy,message", [
+    ("garbage line\n", "", "mixed", "unexpected line"),
+    ("GPU 0: X (UUID: GPU-1)\n", "", "mixed", "no mig.mode reported"),
+    ("GPU 0: X (UUID: GPU-1)\n", "0, Enabled\n", "weird", "strategy must be one of"),
+    ("GPU 0: X (UUID: GPU-1)\n", "zero, Enabled\n", "mixed", "unexpected mig.mode line"),
+])
+def test_bad_input_is_a_clear_error(listing, modes, strategy, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        report.nvidia_smi_resources(listing, modes, strategy)
+
+
+def test_resource_drift():
+    expected = {"nvidia.com/mig-1g.10gb": 56}
+    assert report.resource_drift({"cpu": "8", "nvidia.com/mig-1g.10gb": "56", "nvidia.com/gpu": "0"}, expected) == []
+    assert report.resource_drift({"nvidia.com/gpu": "8"}, expected) == [
+        "nvidia.com/gpu: expected 0, allocatable 8", "nvidia.com/mig-1g.10gb: expected 56, allocatable 0"]
+    with pytest.raises(AnsibleFilterError, match="not a whole number"):
+        report.resource_drift({"nvidia.com/gpu": "1k"}, {})
+
+
+def _report():
+    return {"title": "t", "generated": "now", "nodes": [
+        {"name": "n1<script>", "desired": "all-1g.10gb", "strategy": "mixed", "state": "failed", "unschedulable": True,
+         "allocatable": {"nvidia.com/gpu": "8"}, "drift": ["a|b"], "error": "boom & bust",
+         "gpus": [{"index": 0, "name": "H100", "mig_devices": [{"profile": "1g.10gb"}]}], "layout_diagram": "GPU0 [1g ]"}],
+        "karpenter": report.karpenter_summary([
+            {"kind": "NodePool", "metadata": {"name": "p5"}, "spec": {"template": {
+                "metadata": {"labels": {"nvidia.com/mig.config": "all-1g.10gb"}},
+                "spec": {"requirements": [{"key": "node.kubernetes.io/instance-type", "operator": "In", "values": ["p5.48xlarge"]}]}}}},
+            {"kind": "NodeOverlay", "metadata": {"name": "p5-p5-48xlarge"}, "spec": {"capacity": {"nvidia.com/mig-1g.10gb": "56"}}}])}
+
+
+def test_markdown_report():
+    text = report.mig_report_markdown(_report())
+    assert "| n1<script> | all-1g.10gb | mixed | failed | no | nvidia.com/gpu=8 | a\\|b |" in text
+    assert "**Error:** boom & bust" in text
+    assert "- NodePool `p5`: mig.config=all-1g.10gb, types=p5.48xlarge, limits=-" in text
+    assert "- NodeOverlay `p5-p5-48xlarge`: capacity: nvidia.com/mig-1g.10gb=56" in text
+
+
+def test_html_report_is_self_contained_and_escaped():
+    page = report.mig_report_html(_report())
+    assert page.startswith("<!DOCTYPE html>") and "<style>" in page
+    assert "<script>" not in page and "n1&lt;script&gt;" in page and "boom &amp; bust" in page
+    assert "http" not in page and "<link" not in page and "src=" not in page
+    assert '<tr class="bad">' in page
+
+
+def test_report_needs_nodes():
+    with pytest.raises(AnsibleFilterError, match="'nodes' list"):
+        report.mig_report_markdown({"title": "x"})
+
+
+def test_mig_parted_config():
+    doc = report.mig_parted_config({"custom": ["3g.40gb", "1g.10gb", "1g.10gb"]}, ["all-balanced"])
+    assert list(doc["mig-configs"]) == ["all-disabled", "all-enabled", "all-balanced", "custom"]
+    assert doc["mig-configs"]["custom"] == [{"devices": "all", "mig-enabled": True, "mig-devices": {"3g.40gb": 1, "1g.10gb": 2}}]
+    with pytest.raises(AnsibleFilterError, match="did you mean"):
+        report.mig_parted_config({}, ["all-1g.1gb"])
+    with pytest.raises(AnsibleFilterError, match="mapping label"):
+        report.mig_parted_config(["all-1g.10gb"])
