@@ -108,6 +108,9 @@ def apply_merge(live, applied, map_keys_for, path=()):
         return copy.deepcopy(applied)
     result = copy.deepcopy(live)
     for key, value in applied.items():
+        if value is None:  # null in an apply configuration unsets the field
+            result.pop(key, None)
+            continue
         keys = map_keys_for(path + (key,))
         if isinstance(value, list) and keys and isinstance(result.get(key), list):
             result[key] = _merge_list_by_keys(result[key], value, keys, map_keys_for, path + (key,))
@@ -124,7 +127,7 @@ def field_paths(obj, map_keys_for, path=()):
     if isinstance(obj, dict) and (obj or not path):
         for key, value in obj.items():
             child = path + (key,)
-            if child in _UNOWNED:
+            if child in _UNOWNED or value is None:
                 continue
             keys = map_keys_for(child) if isinstance(value, list) else None
             if keys:

@@ -169,6 +169,8 @@ def test_server_side_apply_upserts_merges_and_removes_fields(kube, client, uniqu
     smaller = dyn.server_side_apply(body=nodepool(unique, weight=10), name=unique, field_manager="gpu-slicing")
     assert smaller.spec.get("limits") is None  # the manager stopped applying it: removed
     assert smaller.metadata.generation == 2
+    unset = dyn.server_side_apply(body=nodepool(unique, weight=None), name=unique, field_manager="gpu-slicing")
+    assert unset.spec.get("weight") is None and unset.metadata.generation == 3  # null in an apply configuration unsets
     # YAML body, as kubectl and the apply-patch+yaml content type allow.
     yaml_body = ("apiVersion: karpenter.sh/v1\nkind: NodePool\nmetadata:\n  name: %s-yaml\n  labels:\n    via: yaml\nspec:\n  template:\n    spec:\n"
                  "      nodeClassRef: {group: karpenter.k8s.aws, kind: EC2NodeClass, name: default}\n      requirements: []\n") % unique
