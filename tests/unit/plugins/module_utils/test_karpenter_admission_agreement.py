@@ -24,7 +24,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 from ansible_collections.gpu_slicing.eks.plugins.module_utils import _k8s as k8s  # noqa: E402
 from ansible_collections.gpu_slicing.eks.plugins.module_utils import _karpenter as karpenter  # noqa: E402
-from ansible_collections.gpu_slicing.eks.tests.support.kube_emulator import KubeEmulator  # noqa: E402
+from ansible_collections.gpu_slicing.eks.tests.support.kube_emulator import KubeEmulator, fixture_scope  # noqa: E402
 
 KEYS = ["node.kubernetes.io/instance-type", "karpenter.sh/capacity-type", "karpenter.sh/nodepool", "karpenter.sh/other",
         "sub.karpenter.sh/x", "kubernetes.io/hostname", "karpenter.k8s.aws/instance-gpu-name", "karpenter.k8s.aws/instance-gpu-count",
@@ -37,7 +37,7 @@ requirement = st.fixed_dictionaries(
 labels = st.dictionaries(st.sampled_from(KEYS), st.sampled_from(VALUES), max_size=2)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=fixture_scope)
 def client():
     with KubeEmulator() as kube:
         configuration = k8s.build_configuration({"kubeconfig": kube.kubeconfig})

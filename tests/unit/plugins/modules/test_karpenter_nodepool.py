@@ -18,7 +18,7 @@ import pytest
 jsonschema = pytest.importorskip("jsonschema")
 kubernetes = pytest.importorskip("kubernetes")
 
-from ansible_collections.gpu_slicing.eks.tests.support.kube_emulator import KubeEmulator  # noqa: E402
+from ansible_collections.gpu_slicing.eks.tests.support.kube_emulator import KubeEmulator, fixture_scope  # noqa: E402
 from ansible_collections.gpu_slicing.eks.tests.unit.plugins.modules.karpenter_helpers import crd_schema, run_module  # noqa: E402
 
 GROUPS = {
@@ -61,13 +61,13 @@ CAPACITY_TABLE = [
 ]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=fixture_scope)
 def kube():
     with KubeEmulator() as emulator:
         yield emulator
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope=fixture_scope)
 def custom(kube):
     return kubernetes.client.CustomObjectsApi(kube.api_client())
 
