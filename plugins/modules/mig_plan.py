@@ -91,6 +91,7 @@ notes:
     that ask for several slices per pod, and more strongly when no planned node can hold one such pod at all.
   - Spare GPUs of a node (when the GPU count is not a multiple of the instance size) get a copy of that node's most
     common layout, so they add headroom.
+  - A plan uses one GPU model; the other candidate models are listed in RV(alternatives) with their own best plan.
   - Prices come from the catalog (us-east-1 on-demand, see the catalog's sources); pass O(candidates) with prices for
     your region, savings plans or spot.
 seealso:

@@ -505,6 +505,11 @@ def parse_candidates(candidates):
     for name, price in items:
         if not isinstance(name, str):
             raise PlanError("candidate names must be strings, got %r" % (name,))
+        if isinstance(price, str):
+            try:
+                price = float(price.strip())  # templated values may arrive as text
+            except ValueError:
+                pass
         if price is not None:
             if isinstance(price, bool) or not isinstance(price, (int, float)) or math.isnan(price) or price < 0:
                 raise PlanError("price of %s must be a non-negative number (USD per hour), got %r" % (name, price))

@@ -343,6 +343,7 @@ BAD = [
     ({"1g.10gb": 1}, {"candidates": ["g5.xlarge"]}, "do not support MIG"),
     ({"1g.10gb": 1}, {"candidates": ["p9.huge"]}, "unknown candidate 'p9.huge'"),
     ({"1g.10gb": 1}, {"candidates": {"p5.48xlarge": -3}}, "non-negative number"),
+    ({"1g.10gb": 1}, {"candidates": {"p5.48xlarge": "cheap"}}, "non-negative number"),
     ({"1g.10gb": 1}, {"candidates": ["p5.48xlarge", "p5.48xlarge"]}, "listed twice"),
     ({"1g.10gb": 1}, {"candidates": [{"name": "h100-80gb", "price": 3}]}, "give prices per instance type"),
     ({"1g.10gb": 1}, {"candidates": []}, "candidates is empty"),
@@ -378,3 +379,8 @@ def test_warns_when_no_node_can_hold_one_multi_slice_pod():
     # on a p5.48xlarge node (16 possible) it fits: no such warning
     result = optimizer.plan([{"name": "big", "resources": {"3g.40gb": 3}}], candidates=["p5.48xlarge"])
     assert not any("no planned node holds" in w for w in result["warnings"])
+
+
+def test_prices_may_be_numeric_text():
+    result = optimizer.plan({"1g.10gb": 7}, candidates={"p5.4xlarge": "5.5", "p5.48xlarge": None})
+    assert result["instances"] == {"p5.4xlarge": 1} and result["hourly_cost"] == 5.5
