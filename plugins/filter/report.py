@@ -135,7 +135,8 @@ def nvidia_smi_resources(smi_list, mig_modes, strategy="mixed"):
         if not modes[gpu["index"]]:
             add("gpu")
         for device in gpu["mig_devices"]:
-            add("mig-" + device["profile"])
+            # resource names cannot hold "+": the plugin advertises 1g.10gb+me as mig-1g.10gb.me (as mig_capacity)
+            add("mig-" + device["profile"].replace("+", "."))
     return resources
 
 

@@ -81,7 +81,7 @@ def enumerate_resources(nvidia_smi, strategy):
             resources["nvidia.com/gpu"] = resources.get("nvidia.com/gpu", 0) + 1
             continue
         for profile in profiles:  # an empty MIG-enabled GPU only warns under mixed
-            key = "nvidia.com/mig-" + profile
+            key = "nvidia.com/mig-" + profile.replace("+", ".")  # v0.20 names 1g.10gb+me mig-1g.10gb.me
             resources[key] = resources.get(key, 0) + 1
     return resources
 

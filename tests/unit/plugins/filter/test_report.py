@@ -77,6 +77,13 @@ def test_resources_agree_with_device_plugin_and_capacity(sim, init_args, instanc
     assert dict((k, v) for k, v in capacity.items() if v) == expected
 
 
+def test_media_extension_profile_gets_a_valid_resource_name(sim):
+    wrapper = sim("--model", "h100-80gb", "--gpus", "1", "--mig", "enabled", "--layout", "1g.10gb+me,1g.10gb")
+    expected = {"nvidia.com/mig-1g.10gb.me": 1, "nvidia.com/mig-1g.10gb": 1}
+    assert report.nvidia_smi_resources(_smi(wrapper, "-L"), _smi(wrapper, *MODES), "mixed") == expected
+    assert fake_device_plugin.enumerate_resources(wrapper, "mixed") == expected
+
+
 def test_enabled_gpu_without_instances_advertises_nothing_under_mixed(sim):
     wrapper = sim("--model", "h100-80gb", "--gpus", "2", "--mig", "enabled")
     assert report.nvidia_smi_resources(_smi(wrapper, "-L"), _smi(wrapper, *MODES), "mixed") == {}
