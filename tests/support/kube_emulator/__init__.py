@@ -60,7 +60,8 @@ Differences from a real kube-apiserver (by design or not done):
 - built-in kinds are not schema-validated (only metadata: names, labels); no defaulting of built-ins;
 - CRD conversion between versions is not done (objects are served with the requested apiVersion);
   CEL cost limits, ``messageExpression`` and CEL rules calling functions we do not provide (e.g.
-  ``quantity``, ``url``, ``ip``) are not evaluated; ``format`` is not checked;
+  ``quantity``, ``url``, ``ip``) are not evaluated; of ``format`` only ``date-time``, ``int32`` and
+  ``int64`` are checked;
 - watches do not send bookmarks; ``resourceVersion`` older than the event log replays what is left.
 """
 

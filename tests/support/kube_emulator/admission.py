@@ -27,7 +27,7 @@ import jsonschema
 # Keywords of OpenAPI v3 (as used by Kubernetes structural schemas) that JSON Schema draft 7 reads the same way.
 _PASSTHROUGH = (
     "type", "required", "enum", "pattern", "minimum", "maximum", "minLength", "maxLength", "minItems", "maxItems",
-    "minProperties", "maxProperties", "uniqueItems", "multipleOf",
+    "minProperties", "maxProperties", "uniqueItems", "multipleOf", "format",
 )
 
 # Functions and macros that the CEL evaluation below understands (standard CEL + celpy + ours).
@@ -98,6 +98,25 @@ _KNOWN_FUNCTIONS.update(CEL_FUNCTIONS)
 _CALL_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*\(")
 _STRING_RE = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
 _CEL_ENV = celpy.Environment()
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+
+# The ``format`` values the API server checks that the installed CRDs use; other formats are not checked.
+FORMAT_CHECKER = jsonschema.FormatChecker(formats=())
+
+
+@FORMAT_CHECKER.checks("date-time")
+def _is_date_time(value):
+    return not isinstance(value, str) or bool(_RFC3339.match(value))
+
+
+@FORMAT_CHECKER.checks("int32")
+def _is_int32(value):
+    return not isinstance(value, int) or -2 ** 31 <= value < 2 ** 31
+
+
+@FORMAT_CHECKER.checks("int64")
+def _is_int64(value):
+    return not isinstance(value, int) or -2 ** 63 <= value < 2 ** 63
 
 
 class Cause(dict):
@@ -240,6 +259,9 @@ def _schema_cause(error):
         wanted = " or ".join(wanted) if isinstance(wanted, list) else wanted
         return Cause("FieldValueTypeInvalid", field, "Invalid value: %s: %s in body must be of type %s: %s"
                      % (_quote(value), field, wanted, _quote(type(value).__name__)))
+    if keyword == "format":
+        return Cause("FieldValueInvalid", field, "Invalid value: %s: %s in body must be of type %s: %s"
+                     % (_quote(value), field, error.validator_value, _quote(value)))
     explain = {
         "pattern": "%s in body should match '%s'" % (field, error.validator_value),
         "maximum": "%s in body should be less than or equal to %s" % (field, error.validator_value),
@@ -369,7 +391,7 @@ class SchemaAdmission:
         self.crd_name = crd_name
         self.version = version
         self.schema = schema or {}
-        self.validator = jsonschema.Draft7Validator(to_json_schema(self.schema))
+        self.validator = jsonschema.Draft7Validator(to_json_schema(self.schema), format_checker=FORMAT_CHECKER)
         self.rules = []
         _collect_rules(crd_name, version, self.schema, (), self.rules)
 

@@ -136,6 +136,20 @@ def test_schema_violations_name_the_field(custom, unique, spec, field, wording):
     assert any(wording in message for message in fields[field]), fields
 
 
+def test_formats_date_time_and_int32_are_checked(custom, unique):
+    bad_time = nodepool(unique)
+    bad_time["spec"]["template"]["spec"]["taints"] = [{"key": "nvidia.com/gpu", "effect": "NoSchedule", "timeAdded": "yesterday"}]
+    fields = rejected_fields(create_nodepool, custom, bad_time)
+    assert fields == {"spec.template.spec.taints[0].timeAdded": [
+        'Invalid value: "yesterday": spec.template.spec.taints[0].timeAdded in body must be of type date-time: "yesterday"']}
+    good_time = copy.deepcopy(bad_time)
+    good_time["spec"]["template"]["spec"]["taints"][0]["timeAdded"] = "2026-11-26T12:00:00Z"
+    assert create_nodepool(custom, good_time)["spec"]["template"]["spec"]["taints"][0]["timeAdded"] == "2026-11-26T12:00:00Z"
+    checker = admission.SchemaAdmission("t.example.com", "v1", {"type": "object", "properties": {"n": {"type": "integer", "format": "int32"}}})
+    assert checker.admit({"n": 2 ** 31 - 1})[0] == []
+    assert [c["field"] for c in checker.admit({"n": 2 ** 31})[0]] == ["n"]
+
+
 def test_missing_required_fields_are_reported(custom, unique):
     body = nodepool(unique)
     del body["spec"]["template"]["spec"]["nodeClassRef"]
