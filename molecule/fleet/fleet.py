@@ -83,7 +83,7 @@ def _seed_ec2(endpoint):
     ec2 = boto3.client("ec2", endpoint_url=endpoint, region_name=moto_server.DEFAULT_REGION,
                        aws_access_key_id="testing", aws_secret_access_key="testing")
     image = ec2.describe_images()["Images"][0]["ImageId"]
-    for name, itype, _model, _gpu, config in NODES:
+    for name, itype, _model, _gpu, _config in NODES:
         pool = "p5-mig-1g" if itype.startswith("p5") else "p4d-mig-balanced"
         ec2.run_instances(ImageId=image, InstanceType=itype, MinCount=1, MaxCount=1, TagSpecifications=[{
             "ResourceType": "instance", "Tags": [
@@ -92,7 +92,8 @@ def _seed_ec2(endpoint):
                 {"Key": "kubernetes.io/cluster/%s" % CLUSTER, "Value": "owned"}]}])
 
 
-def up(workdir):
+def up(workdir, extra_h100=0):
+    NODES.extend(("gpu-h100-x%d" % i, "p5.48xlarge", "h100-80gb", "h100", "all-1g.10gb") for i in range(extra_h100))
     workdir = os.path.abspath(workdir)
     os.makedirs(workdir, exist_ok=True)
     env = dict(os.environ)
@@ -236,10 +237,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=("up", "down"))
     parser.add_argument("--dir", required=True)
+    parser.add_argument("--extra-h100", type=int, default=0, help="more 8x H100 nodes (bench)")
     args = parser.parse_args(argv)
     if args.command == "up":
         try:
-            up(args.dir)
+            up(args.dir, args.extra_h100)
         except BaseException:
             down(args.dir)
             raise

@@ -67,8 +67,8 @@ def karpenter_summary(objects):
             types = [v for r in (template.get("spec") or {}).get("requirements") or []
                      if r.get("key") in ("node.kubernetes.io/instance-type", "karpenter.k8s.aws/instance-gpu-name")
                      for v in r.get("values") or []]
-            text = "mig.config=%s, types=%s, limits=%s" % (labels.get("nvidia.com/mig.config", "-"), ",".join(types) or "-",
-                                                          _resources_text(spec.get("limits")))
+            text = "mig.config=%s, types=%s, limits=%s" % (
+                labels.get("nvidia.com/mig.config", "-"), ",".join(types) or "-", _resources_text(spec.get("limits")))
         elif kind == "NodeOverlay":
             text = "capacity: %s" % _resources_text(spec.get("capacity"))
         elif kind == "EC2NodeClass":
