@@ -179,6 +179,10 @@ def up(workdir, extra_h100=0):
     }
     with open(os.path.join(workdir, "inventory.yml"), "w") as handle:
         json.dump(inventory, handle, indent=2)
+    # the same nodes as EC2 sees them (the discover stage on a real cluster)
+    with open(os.path.join(workdir, "fleet.gpu_nodes.yml"), "w") as handle:
+        json.dump({"plugin": "gpu_slicing.eks.gpu_nodes", "regions": [moto_server.DEFAULT_REGION], "cluster_name": CLUSTER,
+                   "endpoint_url": moto.endpoint_url, "hostnames": ["tag:Name"], "ansible_host": "none"}, handle, indent=2)
     _wait_for_plugin_pods(kubeconfig)
     print(json.dumps({"inventory": os.path.join(workdir, "inventory.yml"), "kubeconfig": kubeconfig}))
 
