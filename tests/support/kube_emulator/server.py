@@ -42,6 +42,10 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _EVENT_LOG_SIZE = 2000
+# Built-in kinds whose DELETE answers the object instead of a Status (their registry's ReturnDeletedObject;
+# the kubernetes client types these answers, e.g. V1Pod). Custom resources answer the object too.
+_RETURNS_DELETED_OBJECT = {("", "Pod"), ("", "Service"), ("", "ServiceAccount"), ("", "PersistentVolume"), ("", "PersistentVolumeClaim"),
+                           ("", "PodTemplate"), ("", "ResourceQuota"), ("", "Namespace"), ("apiextensions.k8s.io", "CustomResourceDefinition")}
 
 
 class ApiError(Exception):
@@ -902,6 +906,15 @@ class KubeApiServer(kmock.KubernetesEmulator):
             self.save_state()
             return self._present(rtype, new)
         self._remove(rtype, live, params)
+        if rtype.admission is not None or (rtype.group, rtype.kind) in _RETURNS_DELETED_OBJECT:
+            # These stores answer with the object as it was when deletion began (pods: graceful deletion).
+            gone = self._present(rtype, copy.deepcopy(live))
+            gone["metadata"]["deletionTimestamp"] = _now()
+            gone["metadata"]["deletionGracePeriodSeconds"] = int(options.get("gracePeriodSeconds", (live.get("spec") or {}).get(
+                "terminationGracePeriodSeconds", 0)) or 0)
+            if rtype.kind == "Namespace":
+                gone["status"] = {"phase": "Terminating"}
+            return gone
         return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
                 "details": {"name": name, "group": rtype.group, "kind": rtype.plural, "uid": live["metadata"]["uid"]}}
 

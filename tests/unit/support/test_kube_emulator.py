@@ -252,6 +252,17 @@ def test_eviction_deletes_the_pod(kube, core, unique):
     assert gone.value.status == 404
 
 
+def test_delete_answers_like_the_real_stores(core, custom, unique):
+    core.create_namespace({"metadata": {"name": unique}})
+    core.create_namespaced_pod(unique, {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "x"}]}})
+    deleted_pod = core.delete_namespaced_pod("p", unique)  # typed V1Pod in the client: a Status would not deserialize
+    assert deleted_pod.metadata.name == "p" and deleted_pod.metadata.deletion_timestamp is not None
+    core.create_namespaced_config_map(unique, {"metadata": {"name": "c"}})
+    assert core.delete_namespaced_config_map("c", unique)["status"] == "Success"
+    custom.create_cluster_custom_object("karpenter.sh", "v1", "nodepools", nodepool(unique))
+    assert custom.delete_cluster_custom_object("karpenter.sh", "v1", "nodepools", unique)["kind"] == "NodePool"
+
+
 def test_cordon_patches_spec_unschedulable(core):
     assert core.patch_node("gpu-2", {"spec": {"unschedulable": True}}).spec.unschedulable is True
     assert not core.patch_node("gpu-2", {"spec": {"unschedulable": None}}).spec.unschedulable
