@@ -39,6 +39,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
 import re
 import xml.etree.ElementTree as ET
 
@@ -173,6 +174,67 @@ class NvidiaSmi(object):
         profiles = parse_lgip(self.mig_list("-lgip"))
         placements = parse_lgipp(self.mig_list("-lgipp"))
         return merge_profiles(profiles, placements)
+
+    def read_state(self, with_profiles=False):
+        """Gpus with instances, CIs and MIG UUIDs: ``-q -x``, plus ``mig -lgi`` only when a GPU has MIG on and
+        ``-L`` only when a MIG device exists (nothing to list otherwise)."""
+        gpus = self.query_xml()
+        lgi = self.mig_list("-lgi") if any(g.mig_enabled for g in gpus) else None
+        listing = None
+        if any(getattr(g, "mig_devices", None) for g in gpus):
+            _rc, listing, _err = self.run(argv_list_gpus(self.path))
+        assemble_state(gpus, lgi, listing)
+        if with_profiles:
+            self.attach_profiles(gpus)
+        return gpus
+
+    def attach_profiles(self, gpus):
+        """Set ``gpu.profiles`` from ``-lgip``/``-lgipp``; no call when no GPU is MIG capable."""
+        if not any(g.mig_capable for g in gpus):
+            return
+        profiles = self.read_profiles()
+        for gpu in gpus:
+            gpu.profiles = profiles.get(gpu.index, [])
+
+
+def runner_for_module(module, path):
+    """An NvidiaSmi for an AnsibleModule; a bare name is looked up on PATH (fails the module when missing)."""
+    if os.sep not in path:
+        path = module.get_bin_path(path, required=True)
+    return NvidiaSmi(module.run_command, path)
+
+
+def normalize_bus_id(value):
+    """PCI bus id in nvidia-smi's 8-digit-domain form, lower case, so 0000:00:06.0 matches 00000000:00:06.0."""
+    value = (value or "").strip().lower()
+    if value.count(":") == 2:
+        domain, rest = value.split(":", 1)
+        value = domain[-4:].rjust(4, "0") + ":" + rest
+    return value
+
+
+def select_gpus(gpus, selectors):
+    """The Gpus named by ``selectors`` (index, UUID or PCI bus id), in selector order, or all of them.
+
+    Raises ValueError naming the selector and the GPUs present when one matches nothing.
+    """
+    if not selectors:
+        return list(gpus)
+    chosen = []
+    for selector in selectors:
+        text = str(selector).strip()
+        match = None
+        for gpu in gpus:
+            if text == str(gpu.index) or text.lower() == (gpu.uuid or "").lower() or \
+                    (gpu.pci_bus_id and normalize_bus_id(text) == normalize_bus_id(gpu.pci_bus_id)):
+                match = gpu
+                break
+        if match is None:
+            known = ", ".join("%s (%s, %s)" % (g.index, g.uuid, g.pci_bus_id) for g in gpus) or "none"
+            raise ValueError("gpus: no GPU matches %r; GPUs on this node: %s" % (text, known))
+        if match not in chosen:
+            chosen.append(match)
+    return chosen
 
 
 # --------------------------------------------------------------------------------- helpers

@@ -269,57 +269,6 @@ class ModuleFailure(Exception):
         self.extra = extra
 
 
-def _norm_bus(value):
-    value = (value or "").strip().lower()
-    if value.count(":") == 2:
-        domain, rest = value.split(":", 1)
-        value = domain[-4:].rjust(4, "0") + ":" + rest
-    return value
-
-
-def select_gpus(gpus, selectors):
-    """Return the Gpus named by ``selectors`` (index, UUID or PCI bus id) or all of them."""
-    if not selectors:
-        return list(gpus)
-    chosen = []
-    for sel in selectors:
-        text = str(sel).strip()
-        match = None
-        for gpu in gpus:
-            if text == str(gpu.index) or text.lower() == (gpu.uuid or "").lower() or \
-                    (gpu.pci_bus_id and _norm_bus(text) == _norm_bus(gpu.pci_bus_id)):
-                match = gpu
-                break
-        if match is None:
-            known = ", ".join("%s (%s, %s)" % (g.index, g.uuid, g.pci_bus_id) for g in gpus) or "none"
-            raise ModuleFailure("gpus: no GPU matches %r; GPUs on this node: %s" % (text, known))
-        if match not in chosen:
-            chosen.append(match)
-    return chosen
-
-
-def read_state(runner, with_profiles=False):
-    gpus = runner.query_xml()
-    lgi = None
-    listing = None
-    if any(g.mig_enabled for g in gpus):
-        lgi = runner.mig_list("-lgi")
-    if any(getattr(g, "mig_devices", None) for g in gpus):
-        _rc, listing, _err = runner.run(smi.argv_list_gpus(runner.path))
-    smi.assemble_state(gpus, lgi, listing)
-    if with_profiles:
-        attach_profiles(runner, gpus)
-    return gpus
-
-
-def attach_profiles(runner, gpus):
-    if not any(g.mig_capable for g in gpus):
-        return
-    profiles = runner.read_profiles()
-    for gpu in gpus:
-        gpu.profiles = profiles.get(gpu.index, [])
-
-
 def config_entries(params):
     """The selected mig-parted entries (built-in label or config_file), or None without ``config``."""
     if not params["config"]:
@@ -490,7 +439,7 @@ def state_report(gpus, indexes=None):
 
 def restore_compute_instances(runner, plan):
     """After a failed destroy: give back the default CI to GIs that lost theirs; GIs already gone stay gone."""
-    gpu = next((g for g in read_state(runner) if g.index == plan.gpu.index), None)
+    gpu = next((g for g in runner.read_state() if g.index == plan.gpu.index), None)
     if gpu is None:
         return "GPU no longer listed"
     had_ci = set(gi.gi_id for gi in plan.gpu.instances if gi.compute_instances)
@@ -560,14 +509,14 @@ def execute(runner, plans):
                 if plan is not subject and plan.gpu.index in destroyed and plan.gpu.index not in created \
                         and plan.destroy and plan.desired is not None and plan.desired.mig_enabled:
                     message += "; rollback of GPU %s: %s" % (plan.gpu.index, rollback_gpu(runner, plan, []))
-            state = read_state(runner)
+            state = runner.read_state()
             raise ModuleFailure(
                 "%s. GPUs finished before the failure: %s. State now: %s"
                 % (message, ", ".join(str(i) for i in sorted(done - set(touched))) or "none", state_report(state)),
                 actions=run, gpus=[g.to_dict() for g in state], failed_gpus=touched)
         if kind == "mode":
-            pending_buses = set(_norm_bus(b) for b in smi.parse_pending_mode(out + err))
-            pending_gpus.update(p.gpu.index for p in subject if _norm_bus(p.gpu.pci_bus_id) in pending_buses)
+            pending_buses = set(smi.normalize_bus_id(b) for b in smi.parse_pending_mode(out + err))
+            pending_gpus.update(p.gpu.index for p in subject if smi.normalize_bus_id(p.gpu.pci_bus_id) in pending_buses)
         if kind == "reset":
             pending_gpus.difference_update(p.gpu.index for p in subject)
         if kind == "create" and "-cgi" in argv:
@@ -652,13 +601,10 @@ def main():
     except (configs.MigConfigError, ModuleFailure) as exc:
         module.fail_json(msg=to_native(exc), **result)
 
-    path = params["nvidia_smi_path"]
-    if os.sep not in path:
-        path = module.get_bin_path(path, required=True)
-    runner = smi.NvidiaSmi(module.run_command, path)
+    runner = smi.runner_for_module(module, params["nvidia_smi_path"])
     try:
-        gpus = read_state(runner)
-        selected = select_gpus(gpus, params["gpus"])
+        gpus = runner.read_state()
+        selected = smi.select_gpus(gpus, params["gpus"])
         targets = []
         for gpu in selected:
             if not gpu.mig_capable:
@@ -675,7 +621,7 @@ def main():
         # Profiles (-lgip, -lgipp) are only needed to place instances; converged GPUs and GPUs that
         # only turn MIG off never need them.
         if any(desired[g.index].mig_enabled and not planner.is_converged(g, desired[g.index]) for g in managed):
-            attach_profiles(runner, gpus)
+            runner.attach_profiles(gpus)
         plans = []
         errors = []
         for gpu in managed:

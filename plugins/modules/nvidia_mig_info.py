@@ -121,21 +121,11 @@ nvidia_smi_calls:
   type: int
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.gpu_slicing.eks.plugins.module_utils import _nvidia_smi as smi
 from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import render
-
-
-def _norm_bus(value):
-    value = (value or "").strip().lower()
-    if value.count(":") == 2:
-        domain, rest = value.split(":", 1)
-        value = domain[-4:].rjust(4, "0") + ":" + rest
-    return value
 
 
 def main():
@@ -147,35 +137,11 @@ def main():
         ),
         supports_check_mode=True,
     )
-    path = module.params["nvidia_smi_path"]
-    if os.sep not in path:
-        path = module.get_bin_path(path, required=True)
-    runner = smi.NvidiaSmi(module.run_command, path)
+    runner = smi.runner_for_module(module, module.params["nvidia_smi_path"])
     try:
-        gpus = runner.query_xml()
-        selectors = module.params["gpus"]
-        if selectors:
-            chosen = []
-            for sel in selectors:
-                text = str(sel).strip()
-                match = [g for g in gpus if text == str(g.index) or text.lower() == (g.uuid or "").lower()
-                         or (g.pci_bus_id and _norm_bus(text) == _norm_bus(g.pci_bus_id))]
-                if not match:
-                    module.fail_json(msg="gpus: no GPU matches %r; GPUs on this node: %s"
-                                     % (text, ", ".join("%s (%s)" % (g.index, g.uuid) for g in gpus) or "none"),
-                                     nvidia_smi_calls=runner.invocations)
-                if match[0] not in chosen:
-                    chosen.append(match[0])
-            gpus = chosen
-        lgi = runner.mig_list("-lgi") if any(g.mig_enabled for g in gpus) else None
-        listing = None
-        if any(getattr(g, "mig_devices", None) for g in gpus):
-            _rc, listing, _err = runner.run(smi.argv_list_gpus(path))
-        smi.assemble_state(gpus, lgi, listing)
-        if module.params["profiles"] and any(g.mig_capable for g in gpus):
-            profiles = runner.read_profiles()
-            for gpu in gpus:
-                gpu.profiles = profiles.get(gpu.index, [])
+        gpus = smi.select_gpus(runner.read_state(), module.params["gpus"])
+        if module.params["profiles"]:
+            runner.attach_profiles(gpus)
     except (smi.NvidiaSmiError, ValueError) as exc:
         module.fail_json(msg=to_native(exc), nvidia_smi_calls=runner.invocations)
 

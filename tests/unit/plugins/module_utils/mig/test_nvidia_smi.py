@@ -292,3 +292,15 @@ def test_runner_counts_sets_lc_all_and_raises(tmp_path):
     assert err.value.rc == 19 and "In use by another client" in str(err.value)
     assert runner.invocations == 3
     assert runner.history[1] == [str(script), "mig", "-lgip"]
+
+
+def test_select_gpus_by_index_uuid_and_short_bus_id():
+    gpus = smi.parse_query_xml(capture("q_xml.txt")[0])
+    only = gpus[0]
+    assert smi.select_gpus(gpus, None) == gpus
+    assert smi.select_gpus(gpus, [str(only.index), only.uuid.upper()]) == [only]
+    # nvidia-smi prints an 8-digit PCI domain; lspci and the device plugin print 4 digits
+    short_bus = only.pci_bus_id.split(":", 1)[0][-4:] + ":" + only.pci_bus_id.split(":", 1)[1]
+    assert smi.select_gpus(gpus, [short_bus]) == [only]
+    with pytest.raises(ValueError, match="no GPU matches 'GPU-nope'"):
+        smi.select_gpus(gpus, ["GPU-nope"])
