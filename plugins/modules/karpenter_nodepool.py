@@ -133,7 +133,7 @@ options:
       - Taints of the nodes. Defaults to C(nvidia.com/gpu:NoSchedule). Give V([]) for none.
     type: list
     elements: dict
-    suboptions:
+    suboptions: &taint_fields  # the same fields in startup_taints
       key:
         description: Taint key.
         type: str
@@ -153,19 +153,7 @@ options:
     type: list
     elements: dict
     default: []
-    suboptions:
-      key:
-        description: Taint key.
-        type: str
-        required: true
-      value:
-        description: Taint value.
-        type: str
-      effect:
-        description: Taint effect.
-        type: str
-        required: true
-        choices: [NoSchedule, PreferNoSchedule, NoExecute]
+    suboptions: *taint_fields
   labels:
     description:
       - Additional node labels of the template. Labels of the C(karpenter.sh) and C(karpenter.k8s.aws) domains
