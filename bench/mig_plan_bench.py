@@ -19,9 +19,6 @@ Prints a Markdown section; --write replaces the section in bench/RESULTS.md.
 from __future__ import absolute_import, division, print_function
 
 import argparse
-import fractions
-import functools
-import itertools
 import math
 import os
 import platform
@@ -30,48 +27,14 @@ import statistics
 import sys
 import time
 
-from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import catalog, optimizer, placement
+from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import catalog, optimizer
+from ansible_collections.gpu_slicing.eks.tests.support.mig_brute_force import brute_min_gpus, brute_valid, certificate_bound
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BEGIN = "<!-- mig_plan bench: begin -->"
 END = "<!-- mig_plan bench: end -->"
 MODELS = [("h100-80gb", "p5.48xlarge"), ("a100-40gb", "p4d.24xlarge"), ("h200-141gb", "p5en.48xlarge"),
           ("b200-180gb", "p6-b200.48xlarge")]
-
-
-@functools.lru_cache(maxsize=None)
-def brute_valid(model_key):
-    model = catalog.gpu_model(model_key)
-    names = tuple(p.name for p in model.profiles)
-    valid = []
-    for counts in itertools.product(*[range(p.max_count + 1) for p in model.profiles]):
-        request = dict((n, c) for n, c in zip(names, counts) if c)
-        if placement.find_layout(request, model.profiles, model.memory_slots) is not None:
-            valid.append(counts)
-    return names, tuple(valid)
-
-
-def brute_min(model_key, demand):
-    names, valid = brute_valid(model_key)
-    target = tuple(demand.get(n, 0) for n in names)
-
-    @functools.lru_cache(maxsize=None)
-    def best(res):
-        if not any(res):
-            return 0
-        return 1 + min(best(tuple(max(0, r - c) for r, c in zip(res, v)))
-                       for v in valid if any(c and r for c, r in zip(v, res)))
-
-    return best(target)
-
-
-def certificate_bound(model_key, plan):
-    names, valid = brute_valid(model_key)
-    weights = dict((n, fractions.Fraction(w)) for n, w in plan["optimality"]["certificate"].items())
-    for vec in valid:
-        if sum(weights.get(n, 0) * c for n, c in zip(names, vec)) > 1:
-            return None  # not a valid certificate
-    return math.ceil(sum(weights.get(n, 0) * c for n, c in plan["demand_with_headroom"].items()))
 
 
 def mixes(model_key, count, seed):
@@ -124,11 +87,11 @@ def run(count):
             if took > slowest[0]:
                 slowest = (took, (model_key, demand, plan["gpus"]))
             proofs[plan["optimality"]["proof"]] = proofs.get(plan["optimality"]["proof"], 0) + 1
-            bound = certificate_bound(model_key, plan)
+            bound = certificate_bound(model_key, plan["optimality"]["certificate"], plan["demand_with_headroom"])
             ok = bound == plan["gpus"]
             if plan["gpus"] <= 12 and math.prod(c + 1 for c in demand.values()) <= 20000:
                 checked_dp += 1
-                ok = ok and brute_min(model_key, demand) == plan["gpus"]
+                ok = ok and brute_min_gpus(model_key, demand) == plan["gpus"]
             exact += ok
             # the same cover by branch and bound alone (no LP bound, no LP rounding)
             names = [p.name for p in model.profiles if p.name in demand]

@@ -18,10 +18,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
-import fractions
-import functools
 import itertools
-import math
 import random
 
 import pytest
@@ -30,36 +27,9 @@ from hypothesis import strategies as st
 
 from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import capacity, catalog, configs, optimizer, placement
 from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig.optimizer import PlanError
+from ansible_collections.gpu_slicing.eks.tests.support.mig_brute_force import brute_min_gpus, brute_valid, certificate_bound
 
 MODELS = ["h100-80gb", "a100-40gb", "a30-24gb", "h200-141gb"]
-
-
-@functools.lru_cache(maxsize=None)
-def brute_valid(model_key):
-    """All count vectors over every profile of the model that placement.find_layout can place."""
-    model = catalog.gpu_model(model_key)
-    names = tuple(p.name for p in model.profiles)
-    out = []
-    for counts in itertools.product(*[range(p.max_count + 1) for p in model.profiles]):
-        request = dict((n, c) for n, c in zip(names, counts) if c)
-        if placement.find_layout(request, model.profiles, model.memory_slots) is not None:
-            out.append(counts)
-    return names, tuple(out)
-
-
-def brute_min_gpus(model_key, demand):
-    """Exact minimum by exhaustive DP over every valid layout (``demand``: profile -> count)."""
-    names, valid = brute_valid(model_key)
-    target = tuple(demand.get(n, 0) for n in names)
-
-    @functools.lru_cache(maxsize=None)
-    def best(res):
-        if not any(res):
-            return 0
-        options = [layout for layout in valid if any(c and r for c, r in zip(layout, res))]
-        return 1 + min(best(tuple(max(0, r - c) for r, c in zip(res, layout))) for layout in options)
-
-    return best(target)
 
 
 def project(model_key, names):
@@ -164,12 +134,8 @@ LARGE = [
 def test_large_demands_certificate_checked_independently(demand):
     model = catalog.gpu_model("h100-80gb")
     result = optimizer.plan(demand, candidates=["p5.48xlarge"])
-    names, valid = brute_valid("h100-80gb")
-    weights = dict((n, fractions.Fraction(w)) for n, w in result["optimality"]["certificate"].items())
-    # the certificate is dual feasible: no valid GPU layout (of ALL profiles) weighs more than 1
-    for vec in valid:
-        assert sum(weights.get(n, 0) * c for n, c in zip(names, vec)) <= 1
-    bound = math.ceil(sum(weights.get(n, 0) * c for n, c in demand.items()))
+    bound = certificate_bound("h100-80gb", result["optimality"]["certificate"], demand)
+    assert bound is not None, "the certificate is not dual feasible: a valid GPU layout weighs more than 1"
     assert result["optimality"]["proof"] == "lower-bound"
     assert result["gpus"] == bound
     assert result["gpus"] >= simple_lower_bound(model, demand)
