@@ -470,3 +470,18 @@ def test_gpu_facts_from_type():
     # described without GpuInfo but known to the catalog (GB200: 4 GPUs per instance)
     assert gpu_facts_from_type({"InstanceType": "p6e-gb200.36xlarge"}) == {
         "gpu_name": "GB200", "gpu_count": 4, "gpu_memory_mib": 189471}
+
+
+def test_clashing_host_names_fall_back_to_instance_id(runner, moto):
+    launched = moto[1]
+    config = runner.tmp_path / "clash.gpu_nodes.yml"
+    config.write_text("plugin: gpu_slicing.eks.gpu_nodes\nregions: [us-east-1]\ncluster_name: prod\nnodepools: [gpu-a100]\n"
+                      "hostnames: ['tag:karpenter.sh/nodepool']\n")
+    # run directly: the warning on stderr is part of the expectation
+    proc = subprocess.run(ANSIBLE_INVENTORY + ["-i", str(config), "--list"], env=runner.env, capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    # instances are named in instance id order: the first keeps the tag value, the second gets its id
+    second = max(launched["karp-p4d"]["instance_id"], launched["karp-p4de"]["instance_id"])
+    assert sorted(unwrap(json.loads(proc.stdout))["_meta"]["hostvars"]) == sorted(["gpu-a100", second])
+    assert "would both be named 'gpu-a100'; using the instance id for the second" in " ".join(proc.stderr.split())
