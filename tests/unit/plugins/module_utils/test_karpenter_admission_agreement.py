@@ -50,21 +50,27 @@ def _pool(requirements, template_labels):
     return pool
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(requirements=st.lists(requirement, max_size=3), template_labels=labels)
-def test_local_validation_agrees_with_admission(client, requirements, template_labels):
-    pool = _pool(requirements, template_labels)
+def _verdicts(client, validate, resource, obj):
+    """(local error or None, server 422 error or None) for one object; the apply really goes to the emulator."""
     try:
-        karpenter.validate_nodepool(pool)
+        validate(obj)
         local = None
     except karpenter.KarpenterValidationError as exc:
         local = str(exc)
     try:
-        client.apply(k8s.NODEPOOL, pool)
+        client.apply(resource, obj)
         server = None
     except k8s.K8sError as exc:
         assert exc.status == 422, exc
         server = str(exc)
+    return local, server
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(requirements=st.lists(requirement, max_size=3), template_labels=labels)
+def test_local_validation_agrees_with_admission(client, requirements, template_labels):
+    pool = _pool(requirements, template_labels)
+    local, server = _verdicts(client, karpenter.validate_nodepool, k8s.NODEPOOL, pool)
     hypothesis.event("rejected" if local else "accepted")
     assert (local is None) == (server is None), "local: %s | server: %s | pool requirements %r labels %r" % (
         local, server, requirements, template_labels)
@@ -97,16 +103,6 @@ node_class = st.builds(
 @given(spec=node_class)
 def test_local_ec2nodeclass_validation_agrees_with_admission(client, spec):
     obj = {"apiVersion": karpenter.EC2NODECLASS_API_VERSION, "kind": "EC2NodeClass", "metadata": {"name": "agree"}, "spec": spec}
-    try:
-        karpenter.validate_ec2nodeclass(obj)
-        local = None
-    except karpenter.KarpenterValidationError as exc:
-        local = str(exc)
-    try:
-        client.apply(k8s.EC2NODECLASS, obj)
-        server = None
-    except k8s.K8sError as exc:
-        assert exc.status == 422, exc
-        server = str(exc)
+    local, server = _verdicts(client, karpenter.validate_ec2nodeclass, k8s.EC2NODECLASS, obj)
     hypothesis.event("rejected" if local else "accepted")
     assert (local is None) == (server is None), "local: %s | server: %s | spec %r" % (local, server, spec)
