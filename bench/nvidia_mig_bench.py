@@ -177,6 +177,10 @@ def write_results(rows, cost):
         lines.append("| %s | %s | %d | %d | %d | %d | %d | %.2f |" % (
             scen, tool, fig["calls"], fig["mutating"], fig["kept"], fig["destroyed"], fig["created"], fig["seconds"]))
     lines += ["", "Budgets from the issue: converged <= 3 calls per host, from scratch <= 2 + 2 x GPUs = %d." % (2 + 2 * GPUS),
+              "From scratch, GPUs that get the same layout share one `-mig` and one `-cgi` call (`-i` takes a comma list), "
+              "so the run costs 7 calls whatever the GPU count: the host reads (`-q -x`, `-lgip`, `-lgipp`) and the "
+              "verification read (`-q -x`, `-L`) are per host. That is within the budget from 3 GPUs up, but over it on "
+              "a 1-GPU (budget 4) or 2-GPU (budget 6) node.",
               END, ""]
     section = "\n".join(lines)
     text = ""

@@ -23,8 +23,9 @@ Mutating (never in check mode):
   nvidia-smi mig -i <i> -dgi -gi <g,g>  destroy those GIs
   nvidia-smi -i <i,i,...> -mig 1|0      MIG mode for several GPUs in one call (comma list)
   nvidia-smi -r -i <i,i,...>            GPU reset (Ampere mode change, only with allow_gpu_reset)
-  nvidia-smi mig -i <i> -cgi <id>:<start>,<id>:<start> -C
-                                        create GIs at explicit placements + default CIs, one per GPU
+  nvidia-smi mig -i <i,i,...> -cgi <id>:<start>,<id>:<start> -C
+                                        create GIs at explicit placements + default CIs; one call for
+                                        all GPUs that get the same tuples, else one per GPU
   nvidia-smi mig -i <i> -cci -gi <g,g>  default CI in GIs that have none
 Call budget: converged <= 3 calls per host (-q -x, mig -lgi, -L). A change adds -lgip and -lgipp
 (one each for the host), the mutating calls, and a verification read (-q -x, -L) afterwards.
@@ -50,7 +51,6 @@ from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig.model import 
     GpuInstance,
     Process,
     Profile,
-    strip_mig_prefix,
 )
 
 READ_ONLY_MIG_FLAGS = ("-lgi", "-lci", "-lgip", "-lgipp", "-lcip")
@@ -112,9 +112,13 @@ def argv_destroy_gi(gpu_index, gi_ids=None, path="nvidia-smi"):
 
 
 def argv_create_gi(gpu_index, placements, default_ci=True, path="nvidia-smi"):
-    """``placements``: iterable of (profile_id, start) -> ``-cgi 9:4,14:0 -C``."""
+    """``placements``: iterable of (profile_id, start) -> ``-cgi 9:4,14:0 -C``.
+
+    ``gpu_index`` may be a list: ``-i`` takes a comma list and nvidia-smi creates the same tuples on each GPU.
+    """
     tuples = ",".join("%d:%d" % (int(pid), int(start)) for pid, start in placements)
-    argv = [path, "mig", "-i", str(gpu_index), "-cgi", tuples]
+    gpus = _ids(gpu_index) if isinstance(gpu_index, (list, tuple)) else str(gpu_index)
+    argv = [path, "mig", "-i", gpus, "-cgi", tuples]
     if default_ci:
         argv.append("-C")
     return argv
@@ -565,5 +569,6 @@ def strip_capture(text):
 
 __all__ = [
     "NvidiaSmi", "NvidiaSmiError", "parse_query_csv", "parse_compute_apps", "parse_list", "parse_lgip",
-    "parse_lgipp", "parse_lgi", "parse_lci", "parse_query_xml", "assemble_state", "strip_mig_prefix",
+    "parse_lgipp", "parse_lgi", "parse_lci", "parse_query_xml", "assemble_state", "runner_for_module",
+    "normalize_bus_id", "select_gpus",
 ]

@@ -23,7 +23,8 @@ description:
     MIG mode of a GPU with processes is never changed (unless O(force=true)); the error lists the PIDs.
   - Converged runs use at most 3 C(nvidia-smi) invocations per host (C(-q -x), C(mig -lgi), C(-L)). A change adds
     C(mig -lgip) and C(mig -lgipp) once per host, one batched C(-mig) call for all GPUs that change mode, one C(-cgi)
-    call per GPU (plus C(-dci)/C(-dgi) where instances go) and a verification read (C(-q -x), C(-L)).
+    call for all GPUs that get the same instances (else one per GPU; plus C(-dci)/C(-dgi) where instances go) and a
+    verification read (C(-q -x), C(-L)). From scratch that is 7 calls for any number of identical GPUs.
   - Each GPU is changed atomically. If creating instances fails, the instances this run created are destroyed, the
     previous layout is restored when possible, and the module fails with the state of every GPU.
 author:
@@ -219,7 +220,7 @@ actions:
   returned: always
   type: list
   elements: list
-  sample: [["nvidia-smi", "-i", "0", "-mig", "1"], ["nvidia-smi", "mig", "-i", "0", "-cgi", "9:4,14:0,19:2,19:3", "-C"]]
+  sample: [["nvidia-smi", "-i", "0,1", "-mig", "1"], ["nvidia-smi", "mig", "-i", "0,1", "-cgi", "9:4,14:0,19:2,19:3", "-C"]]
 plan:
   description: Per managed GPU, what is kept, destroyed and created, and whether a reboot is needed.
   returned: always
@@ -333,17 +334,18 @@ def plan_argv(plan, path):
 
 
 def ordered_commands(plans, path):
-    """All argv lists in execution order.
+    """All (kind, subject, argv) steps in execution order; ``subject`` is the Plan of a destroy and the list
+    of Plans of any other step.
 
-    GPUs without a mode change go first, one GPU at a time (destroys then creates), so a failure leaves
-    every other GPU either finished or untouched. GPUs that change mode follow: their destroys, ONE
-    mode-change call for all of them (and one reset call), then their creates.
+    GPUs that destroy instances without a mode change go first, one GPU at a time (destroys then creates),
+    so a failure leaves every other GPU either finished or untouched. Then the destroys of GPUs that change
+    mode, ONE mode-change call for all of them (and one reset call), and the creates of every other GPU.
     """
     steps = []
-    still = [p for p in plans if not any(a[0] in ("set_mode", "reset") for a in p.actions)]
-    moving = [p for p in plans if p not in still]
-    for plan in still:
-        steps.extend((phase, plan, argv) for phase, argv in plan_argv(plan, path))
+    moving = [p for p in plans if any(a[0] in ("set_mode", "reset") for a in p.actions)]
+    rebuilding = [p for p in plans if p not in moving and any(a[0].startswith("destroy") for a in p.actions)]
+    for plan in rebuilding:
+        steps.extend((phase, plan if phase == "destroy" else [plan], argv) for phase, argv in plan_argv(plan, path))
     for plan in moving:
         steps.extend(("destroy", plan, argv) for phase, argv in plan_argv(plan, path) if phase == "destroy")
     for enabled in (True, False):
@@ -353,8 +355,23 @@ def ordered_commands(plans, path):
     resets = [p for p in moving if ("reset",) in p.actions]
     if resets:
         steps.append(("reset", resets, smi.argv_reset([p.gpu.index for p in resets], path)))
-    for plan in moving:
-        steps.extend(("create", plan, argv) for phase, argv in plan_argv(plan, path) if phase == "create")
+    steps.extend(create_steps([p for p in plans if p not in rebuilding], path))
+    return steps
+
+
+def create_steps(plans, path):
+    """Create steps: GPUs whose only step is a ``-cgi`` of the same profile_id:start tuples (the usual case from
+    scratch) share ONE call, as ``-i`` takes a comma list; the others get their own calls."""
+    batches = collections.OrderedDict()
+    steps = []
+    for plan in plans:
+        creates = [a for a in plan.actions if a[0] in ("create_gi", "create_ci")]
+        if len(creates) == 1 and creates[0][0] == "create_gi":
+            batches.setdefault(tuple((c[1], c[2]) for c in creates[0][1]), []).append(plan)
+        else:
+            steps.extend(("create", [plan], argv) for phase, argv in plan_argv(plan, path) if phase == "create")
+    for tuples, group in batches.items():
+        steps.append(("create", group, smi.argv_create_gi([p.gpu.index for p in group], tuples, True, path)))
     return steps
 
 
@@ -497,37 +514,52 @@ def execute(runner, plans):
             run.append(argv)
         except smi.NvidiaSmiError as exc:
             run.append(argv)
-            message = str(exc)
-            touched = [subject.gpu.index] if kind in ("destroy", "create") else [p.gpu.index for p in subject]
-            if kind == "create":
-                made = [c for c in smi.parse_created_gis(exc.out + exc.err) if c[0] == subject.gpu.index]
-                message += "; rollback of GPU %s: %s" % (subject.gpu.index, rollback_gpu(runner, subject, made))
-            elif kind == "destroy":
-                message += "; rollback of GPU %s: %s" % (subject.gpu.index, restore_compute_instances(runner, subject))
-            # GPUs whose destroys ran but whose creates never will: put back what was destroyed.
-            for plan in plans:
-                if plan is not subject and plan.gpu.index in destroyed and plan.gpu.index not in created \
-                        and plan.destroy and plan.desired is not None and plan.desired.mig_enabled:
-                    message += "; rollback of GPU %s: %s" % (plan.gpu.index, rollback_gpu(runner, plan, []))
-            state = runner.read_state()
-            raise ModuleFailure(
-                "%s. GPUs finished before the failure: %s. State now: %s"
-                % (message, ", ".join(str(i) for i in sorted(done - set(touched))) or "none", state_report(state)),
-                actions=run, gpus=[g.to_dict() for g in state], failed_gpus=touched)
+            raise failure_after(runner, plans, kind, subject, exc, run, done, created, destroyed)
         if kind == "mode":
             pending_buses = set(smi.normalize_bus_id(b) for b in smi.parse_pending_mode(out + err))
             pending_gpus.update(p.gpu.index for p in subject if smi.normalize_bus_id(p.gpu.pci_bus_id) in pending_buses)
         if kind == "reset":
             pending_gpus.difference_update(p.gpu.index for p in subject)
         if kind == "create" and "-cgi" in argv:
-            created.setdefault(subject.gpu.index, []).extend(created_instances(subject, out + err))
+            for plan in subject:
+                created.setdefault(plan.gpu.index, []).extend(created_instances(plan, out + err))
         if kind == "destroy":
             destroyed.add(subject.gpu.index)
-        if kind in ("destroy", "create"):
             done.add(subject.gpu.index)
         else:
             done.update(p.gpu.index for p in subject)
     return run, pending_gpus, created
+
+
+def failure_after(runner, plans, kind, subject, exc, run, done, created, destroyed):
+    """Roll back what the failed step left half done and return a ModuleFailure with the per-GPU state."""
+    message = str(exc)
+    touched = [subject.gpu.index] if kind == "destroy" else [p.gpu.index for p in subject]
+    if kind == "create":
+        reported = smi.parse_created_gis(exc.out + exc.err)
+        with_ci = set((c[0], c[1]) for c in smi.parse_created_cis(exc.out + exc.err))
+        for plan in subject:
+            made = [c for c in reported if c[0] == plan.gpu.index]
+            if len(subject) > 1 and made and len(made) == len(plan.create) and all(c[:2] in with_ci for c in made):
+                # a batched -cgi that failed on a later GPU: this one is complete (GIs and CIs), keep it
+                created.setdefault(plan.gpu.index, []).extend(created_instances(plan, exc.out + exc.err))
+                touched.remove(plan.gpu.index)
+                done.add(plan.gpu.index)
+                continue
+            message += "; rollback of GPU %s: %s" % (plan.gpu.index, rollback_gpu(runner, plan, made))
+    elif kind == "destroy":
+        message += "; rollback of GPU %s: %s" % (subject.gpu.index, restore_compute_instances(runner, subject))
+    failed_step = [subject] if kind == "destroy" else subject
+    # GPUs whose destroys ran but whose creates never will: put back what was destroyed.
+    for plan in plans:
+        if plan not in failed_step and plan.gpu.index in destroyed and plan.gpu.index not in created \
+                and plan.destroy and plan.desired is not None and plan.desired.mig_enabled:
+            message += "; rollback of GPU %s: %s" % (plan.gpu.index, rollback_gpu(runner, plan, []))
+    state = runner.read_state()
+    return ModuleFailure(
+        "%s. GPUs finished before the failure: %s. State now: %s"
+        % (message, ", ".join(str(i) for i in sorted(done - set(touched))) or "none", state_report(state)),
+        actions=run, gpus=[g.to_dict() for g in state], failed_gpus=touched)
 
 
 def created_instances(plan, text):

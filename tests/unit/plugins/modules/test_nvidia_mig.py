@@ -38,7 +38,9 @@ def test_from_scratch_then_converged(tmp_path, apply):
     assert not failed, result["msg"] if failed else ""
     assert result["changed"] is True
     calls = node.calls()
-    assert len(calls) <= 2 + 2 * 8, [c["argv"] for c in calls]
+    # -q -x, -lgip, -lgipp, one -mig for all GPUs, one -cgi for all GPUs (same tuples), read-back -q -x and -L
+    assert len(calls) == 7, [c["argv"] for c in calls]
+    assert [c["argv"] for c in calls if "-cgi" in c["argv"]] == [["mig", "-i", "0,1,2,3,4,5,6,7", "-cgi", "9:4,14:0,19:2,19:3", "-C"]]
     assert result["nvidia_smi_calls"] == len(calls)
     for gpu in range(8):
         assert _counts(node, gpu) == BALANCED_H100
@@ -65,7 +67,7 @@ def test_check_mode_runs_only_read_only_commands(tmp_path, apply):
     assert node.sim.state() == before
     planned = [" ".join(a[1:]) for a in result["actions"]]
     assert planned[0] == "-i 0,1 -mig 1"
-    assert len([a for a in planned if "-cgi" in a]) == 2
+    assert [a for a in planned if "-cgi" in a] == ["mig -i 0,1 -cgi 9:4,14:0,19:2,19:3 -C"]
     assert all(c["argv"][0] in ("-q", "-L", "mig") for c in node.calls())
 
 
@@ -125,6 +127,33 @@ def test_failed_create_leaves_later_gpus_untouched(tmp_path, apply):
     # atomic per GPU: GPU 2 comes after the failing GPU 1 and must keep its layout
     node, msg = _failed_create_on_gpu1(tmp_path, apply)
     assert node.layout(2) == [("7g.80gb", 0)], msg
+
+
+def test_batched_create_failing_on_a_later_gpu_keeps_the_finished_ones(tmp_path, apply):
+    # from scratch all three GPUs share one -cgi; GPU 0 gets its 4 GIs, the 2nd GI on GPU 1 fails
+    node = Node(tmp_path, "p5", model="h100-80gb", gpus=3)
+    node.sim.set_faults(fail_create_nth=6)
+    result, failed = apply(node, layout=BALANCED_H100)
+    assert failed
+    assert [a for a in node.mutating() if "-cgi" in a][0][:3] == ["mig", "-i", "0,1,2"]
+    assert _counts(node, 0) == BALANCED_H100
+    assert node.layout(1) == [] and node.layout(2) == [], result["msg"]
+    assert "rollback of GPU 1" in result["msg"] and "rollback of GPU 0" not in result["msg"]
+    assert "GPUs finished before the failure: 0." in result["msg"]
+    assert result["failed_gpus"] == [1, 2]
+
+
+def test_gpus_with_different_creates_get_their_own_calls(tmp_path, apply):
+    # GPU 1 already holds the 3g.40gb: it only needs the rest, so its -cgi differs from GPU 0's
+    node = Node(tmp_path, "p5", model="h100-80gb", gpus=2, mig=True, layout=[("3g.40gb", 4)])
+    node.sim.run("mig", "-i", "0", "-dci")
+    node.sim.run("mig", "-i", "0", "-dgi")
+    node.sim.clear_calls()
+    result, failed = apply(node, layout=BALANCED_H100)
+    assert not failed, result.get("msg")
+    creates = [a for a in node.mutating() if "-cgi" in a]
+    assert creates == [["mig", "-i", "0", "-cgi", "9:4,14:0,19:2,19:3", "-C"], ["mig", "-i", "1", "-cgi", "14:0,19:2,19:3", "-C"]]
+    assert _counts(node, 0) == _counts(node, 1) == BALANCED_H100
 
 
 def test_ampere_pending_needs_reboot_or_reset(tmp_path, apply):
