@@ -554,8 +554,9 @@ class Runner(object):
             return True
         return False
 
-    def present(self):
-        objects, instance_types, mig_capacity = desired_objects(self.params)
+    def present(self, desired):
+        """``desired``: what desired_objects() returned (built and validated before the client existed)."""
+        objects, instance_types, mig_capacity = desired
         nodepool = objects["nodepool"]
         live_pool = self.client.get(k8s.NODEPOOL, self.params["name"])
         # Checks that need the live object (CEL transition rules), still before the first write.
@@ -639,12 +640,12 @@ def main():
         module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(k8s.K8S_IMPORT_ERROR))
 
     try:
-        if module.params["state"] == "present":
-            desired_objects(module.params)  # every local check before the client is even built
+        # every local check before the client is even built
+        desired = desired_objects(module.params) if module.params["state"] == "present" else None
         client = k8s.K8sClient(configuration=k8s.build_configuration(module.params), dry_run=module.check_mode)
         runner = Runner(module, client)
-        if module.params["state"] == "present":
-            result = runner.present()
+        if desired is not None:
+            result = runner.present(desired)
         else:
             result = runner.absent()
     except (ParameterError, karpenter.KarpenterValidationError) as exc:
