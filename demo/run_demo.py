@@ -158,8 +158,10 @@ def clean_leftovers(workdir):
 class DemoWorld:
     """Everything the demo starts, recorded in WORKDIR/state.json as soon as it exists."""
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, fleet=None, forks=5):
         self.workdir = workdir
+        self.fleet_spec = fleet or FLEET
+        self.forks = forks
         self.state = {"pids": {}, "netns": []}
         self.moto = None
         self.kube = None
@@ -187,7 +189,7 @@ class DemoWorld:
         ec2 = boto3.client("ec2", endpoint_url=self.moto.endpoint_url, region_name=REGION,
                            aws_access_key_id="testing", aws_secret_access_key="testing")
         image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-        for role, itype, count, model, pool, node_group in FLEET:
+        for role, itype, count, model, pool, node_group in self.fleet_spec:
             tags = [{"Key": "kubernetes.io/cluster/%s" % CLUSTER, "Value": "owned"}]
             if pool:  # what Karpenter puts on the instances it launches
                 tags += [{"Key": "karpenter.sh/nodepool", "Value": pool}, {"Key": "eks:eks-cluster-name", "Value": CLUSTER},
@@ -270,7 +272,7 @@ class DemoWorld:
         from kubernetes import client, config
 
         core = client.CoreV1Api(config.new_client_from_config(config_file=self.kube.kubeconfig))
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 30 + 2 * expected_nodes
         while time.monotonic() < deadline:
             pods = core.list_namespaced_pod("kube-system", label_selector="app.kubernetes.io/name=nvidia-device-plugin").items
             if len(set(p.spec.node_name for p in pods)) >= expected_nodes:
@@ -335,7 +337,7 @@ class DemoWorld:
         env.update({
             "ANSIBLE_COLLECTIONS_PATH": os.path.join(COLLECTION, "build", "collections"),
             "ANSIBLE_HOST_KEY_CHECKING": "false",
-            "ANSIBLE_FORKS": "5",
+            "ANSIBLE_FORKS": str(self.forks),
             "ANSIBLE_NOCOLOR": "1",
             "ANSIBLE_FORCE_COLOR": "0",
             "ANSIBLE_PIPELINING": "true",
