@@ -485,3 +485,24 @@ def test_clashing_host_names_fall_back_to_instance_id(runner, moto):
     second = max(launched["karp-p4d"]["instance_id"], launched["karp-p4de"]["instance_id"])
     assert sorted(unwrap(json.loads(proc.stdout))["_meta"]["hostvars"]) == sorted(["gpu-a100", second])
     assert "would both be named 'gpu-a100'; using the instance id for the second" in " ".join(proc.stderr.split())
+
+
+def test_instance_types_are_asked_in_batches_of_100(moto):
+    """_gpu_facts over HTTP with a real boto3 client: 150 distinct types -> 2 calls (100 + 50), then none."""
+    from ansible_collections.gpu_slicing.eks.plugins.inventory.gpu_nodes import InventoryModule
+
+    ec2 = ec2_fleet.ec2_client(moto[0].endpoint_url, E1)
+    known = sorted(t["InstanceType"] for t in ec2.describe_instance_types()["InstanceTypes"])  # moto: all in one page
+    names = sorted(set(known[:148] + ["p5.48xlarge", "g5.xlarge"]))
+    assert len(names) == 150 and "p5.48xlarge" in names
+    plugin = InventoryModule()
+    with FaultProxy(moto[0].endpoint_url) as proxy:
+        client = ec2_fleet.ec2_client(proxy.endpoint_url, E1)
+        facts = plugin._gpu_facts(client, E1, names * 2, retries=0, known={})
+        assert proxy.actions == ["DescribeInstanceTypes", "DescribeInstanceTypes"]
+        assert sorted(facts) == names
+        assert facts["p5.48xlarge"] == {"gpu_name": "H100", "gpu_count": 8, "gpu_memory_mib": 81920}
+        assert facts["g5.xlarge"]["gpu_name"] == "A10G"
+        # the same process asks again for nothing
+        assert plugin._gpu_facts(client, E1, names, retries=0, known={}) == facts
+        assert proxy.count("DescribeInstanceTypes") == 2
