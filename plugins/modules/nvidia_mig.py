@@ -103,6 +103,7 @@ options:
         manage (see O(gpus)) are kept from the existing file.
       - Readable by C(nvidia-mig-parted apply -f FILE -c gpu-slicing) and by this module with O(config=gpu-slicing)
         and O(config_file=FILE).
+      - When the file must be written, an unwritable path fails the module before the first change.
     type: path
     default: /etc/gpu-slicing/mig-layout.yaml
 requirements:
@@ -430,6 +431,21 @@ def persist_needed(path, text):
         return True
 
 
+def persist_path_problem(path):
+    """Why ``path`` cannot be written (its directory created if missing), or None."""
+    if os.path.isdir(path):
+        return "is a directory"
+    parent = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        return "cannot be created: %s is not a directory" % parent
+    if not os.access(parent, os.W_OK | os.X_OK):
+        # the file is replaced atomically through a temporary file in its directory
+        return "cannot be written: no write access to %s" % parent
+    return None
+
+
 def write_persist(module, path, text):
     directory = os.path.dirname(path) or "."
     if not os.path.isdir(directory):
@@ -683,6 +699,11 @@ def main():
             changed = True
         else:
             persist_text = None
+    problem = persist_path_problem(params["persist_path"]) if persist_text is not None else None
+    if problem:
+        # found before the first change, so the GPUs and the file never disagree because of it
+        result["nvidia_smi_calls"] = runner.invocations
+        module.fail_json(msg="persist_path %s %s. Nothing was changed." % (params["persist_path"], problem), **result)
 
     if module.check_mode:
         result["actions"] = [argv for _k, _s, argv in steps]

@@ -129,6 +129,21 @@ def test_failed_create_leaves_later_gpus_untouched(tmp_path, apply):
     assert node.layout(2) == [("7g.80gb", 0)], msg
 
 
+@pytest.mark.parametrize("where, message", [
+    ("file/mig-layout.yaml", "is not a directory"),  # the parent is a regular file
+    ("dir", "is a directory"),
+])
+def test_unwritable_persist_path_fails_before_any_change(tmp_path, apply, where, message):
+    node = Node(tmp_path, "p5", model="h100-80gb", gpus=1)
+    (tmp_path / "file").write_text("not a directory")
+    (tmp_path / "dir").mkdir()
+    result, failed = apply(node, layout=BALANCED_H100, persist_path=str(tmp_path / where))
+    assert failed
+    assert message in result["msg"] and "Nothing was changed" in result["msg"]
+    assert node.mutating() == []
+    assert node.layout(0) == []
+
+
 def test_batched_create_failing_on_a_later_gpu_keeps_the_finished_ones(tmp_path, apply):
     # from scratch all three GPUs share one -cgi; GPU 0 gets its 4 GIs, the 2nd GI on GPU 1 fails
     node = Node(tmp_path, "p5", model="h100-80gb", gpus=3)
