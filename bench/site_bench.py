@@ -108,8 +108,9 @@ def run(args):
         "(moto, API emulator, one netns SSH host + nvidia-smi simulator per node, device-plugin stand-in) with %d x p5.48xlarge "
         "(all-1g.10gb) and %d x p4d.24xlarge (all-balanced); every stage of site.yml (driver check, device plugin, partition in "
         "one batch, Karpenter, verify report); %d forks. Setup of the world: %.0f s. %s, Python %s, %d CPUs shared with other "
-        "work (load average before/after each run shown)." % (args.nodes, args.forks, p5, args.nodes - p5, args.forks, setup,
-                                                             platform.machine(), platform.python_version(), os.cpu_count()),
+        "work (load average before/after each run shown)." % (
+            args.nodes, args.forks, p5, args.nodes - p5, args.forks, setup, platform.machine(), platform.python_version(),
+            os.cpu_count()),
         "",
         "| run | rc | wall time | ok | changed | failed | unreachable | load before / after |",
         "|---|---|---|---|---|---|---|---|",

@@ -481,8 +481,8 @@ def run(args):
         print()
         rc, recap, log_path, failed = world.run_playbook(inventory, progress, "site")
         totals = _recap_counts(recap)
-        progress.line("site.yml finished rc=%d in %.1fs: %s" % (rc, time.monotonic() - progress.stage_start,
-                                                                  ", ".join("%s=%d" % kv for kv in sorted(totals.items()))))
+        summary = ", ".join("%s=%d" % kv for kv in sorted(totals.items()))
+        progress.line("site.yml finished rc=%d in %.1fs: %s" % (rc, time.monotonic() - progress.stage_start, summary))
         for line in recap:
             print("           " + line)
         if rc != 0:

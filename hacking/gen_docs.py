@@ -144,9 +144,9 @@ def render_compatibility():
            "|---|---|---|---|---|---|\n"]
     for key, model in catalog.GPU_MODELS.items():
         types = ", ".join("%s (%d)" % (t.name, t.gpu_count) for t in catalog.INSTANCE_TYPES.values() if t.gpu_model == key)
-        out.append("| %s (`%s`) | %s | %s | %s | %s | %s |\n" % (model.product_name, key, model.architecture,
-                                                                  "yes" if model.mig_capable else "no",
-                                                                  model.memory_slots or "-", types or "-", markup(model.verified)))
+        out.append("| %s (`%s`) | %s | %s | %s | %s | %s |\n" % (
+            model.product_name, key, model.architecture, "yes" if model.mig_capable else "no", model.memory_slots or "-",
+            types or "-", markup(model.verified)))
     out.append("\n## MIG profiles per model\n\n")
     for key, model in catalog.GPU_MODELS.items():
         if not model.mig_capable:
@@ -154,8 +154,9 @@ def render_compatibility():
         out.append("### %s (`%s`)\n\n| profile | typical id | max per GPU | memory GiB | SMs | placements (start:size) |\n"
                    "|---|---|---|---|---|---|\n" % (model.product_name, key))
         for spec in model.profiles:
-            out.append("| `%s` | %s | %d | %s | %s | %s |\n" % (spec.name, spec.typical_id, spec.max_count, spec.memory_gib,
-                                                              spec.sm, ", ".join("%d:%d" % (s, spec.size) for s in spec.starts)))
+            placements = ", ".join("%d:%d" % (start, spec.size) for start in spec.starts)
+            row = (spec.name, spec.typical_id, spec.max_count, spec.memory_gib, spec.sm, placements)
+            out.append("| `%s` | %s | %d | %s | %s | %s |\n" % row)
         out.append("\n")
     return "".join(out)
 
