@@ -19,9 +19,6 @@ __metaclass__ = type
 
 import argparse
 import collections
-import contextlib
-import io
-import json
 import os
 import platform
 import statistics
@@ -30,9 +27,7 @@ import time
 
 import kubernetes.client.rest
 
-from ansible.module_utils.common import warnings
-from ansible.module_utils.testing import patch_module_args
-
+from ansible_collections.gpu_slicing.eks.bench._results import run_module, write_section
 from ansible_collections.gpu_slicing.eks.plugins.modules import karpenter_nodepool
 from ansible_collections.gpu_slicing.eks.tests.support.kube_emulator import KubeEmulator
 
@@ -49,18 +44,7 @@ def _counting_request(self, method, url, *args, **kwargs):
 
 def run(args, check_mode=False):
     REQUESTS.clear()
-    out = io.StringIO()
-    warnings._global_warnings.clear()  # pylint: disable=protected-access
-    started = time.perf_counter()
-    with patch_module_args(dict(args, _ansible_check_mode=check_mode)), contextlib.redirect_stdout(out):
-        try:
-            karpenter_nodepool.main()
-        except SystemExit:
-            pass
-    elapsed = time.perf_counter() - started
-    result = json.loads(out.getvalue())
-    if result.get("failed"):
-        raise RuntimeError(result["msg"])
+    result, elapsed = run_module(karpenter_nodepool.main, dict(args, _ansible_check_mode=check_mode))
     return result, dict(REQUESTS), elapsed
 
 
@@ -116,20 +100,9 @@ def main():
     text = "\n".join(lines)
     print(text)
     if options.append:
-        write_section(os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md"), text)
+        write_section(START, END, text)
     return 0
 
-
-def write_section(path, text):
-    """Replace our marked section of RESULTS.md (or append it); other sections stay as they are."""
-    with open(path) as handle:
-        content = handle.read()
-    if START in content and END in content:
-        content = content[:content.index(START)] + text + content[content.index(END) + len(END):]
-    else:
-        content = content.rstrip("\n") + "\n\n" + text + "\n"
-    with open(path, "w") as handle:
-        handle.write(content)
 
 
 if __name__ == "__main__":

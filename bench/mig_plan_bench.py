@@ -27,10 +27,10 @@ import statistics
 import sys
 import time
 
+from ansible_collections.gpu_slicing.eks.bench._results import write_section
 from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import catalog, optimizer
 from ansible_collections.gpu_slicing.eks.tests.support.mig_brute_force import brute_min_gpus, brute_valid, certificate_bound
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 BEGIN = "<!-- mig_plan bench: begin -->"
 END = "<!-- mig_plan bench: end -->"
 MODELS = [("h100-80gb", "p5.48xlarge"), ("a100-40gb", "p4d.24xlarge"), ("h200-141gb", "p5en.48xlarge"),
@@ -168,16 +168,7 @@ def main():
     text = section(args.mixes)
     sys.stdout.write(text)
     if args.write:
-        path = os.path.join(HERE, "RESULTS.md")
-        with open(path) as handle:
-            current = handle.read()
-        if BEGIN in current and END in current:
-            head, rest = current.split(BEGIN, 1)
-            current = head + text.rstrip("\n") + rest.split(END, 1)[1]
-        else:
-            current = current.rstrip("\n") + "\n\n" + text
-        with open(path, "w") as handle:
-            handle.write(current)
+        write_section(BEGIN, END, text)
 
 
 if __name__ == "__main__":

@@ -17,9 +17,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import argparse
-import contextlib
-import io
-import json
 import os
 import platform
 import statistics
@@ -28,13 +25,10 @@ import sys
 import tempfile
 import time
 
-from ansible.module_utils.testing import patch_module_args
-
+from ansible_collections.gpu_slicing.eks.bench._results import run_module, write_section
 from ansible_collections.gpu_slicing.eks.plugins.modules import nvidia_mig
 from ansible_collections.gpu_slicing.eks.tests.simulators import nvidia_smi_sim as sim
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-RESULTS = os.path.join(HERE, "RESULTS.md")
 BEGIN = "<!-- nvidia_mig bench: begin -->"
 END = "<!-- nvidia_mig bench: end -->"
 GPUS = 8
@@ -42,21 +36,10 @@ BALANCED = {"3g.40gb": 1, "2g.20gb": 1, "1g.10gb": 2}
 PARTIAL = [("3g.40gb", 4), ("1g.10gb", 2), ("1g.10gb", 3)]  # balanced minus its 2g.20gb
 
 
-def run_module(node, workdir, layout, check=False):
+def run_layout(node, workdir, layout, check=False):
     args = {"layout": layout, "nvidia_smi_path": node.write_wrapper(os.path.join(workdir, "nvidia-smi")),
             "persist_path": os.path.join(workdir, "mig-layout.yaml"), "_ansible_check_mode": check}
-    out = io.StringIO()
-    start = time.perf_counter()
-    with patch_module_args(args), contextlib.redirect_stdout(out):
-        try:
-            nvidia_mig.main()
-        except SystemExit:
-            pass
-    elapsed = time.perf_counter() - start
-    result = json.loads(out.getvalue())
-    if result.get("failed"):
-        raise RuntimeError(result["msg"])
-    return result, elapsed
+    return run_module(nvidia_mig.main, args)
 
 
 def run_naive(node, layout):
@@ -121,11 +104,11 @@ def main():
 
     def module(layout, check=False):
         def run(node):
-            return run_module(node, os.path.dirname(node.path), layout, check)[1]
+            return run_layout(node, os.path.dirname(node.path), layout, check)[1]
         return run
 
     def apply_first(node):
-        run_module(node, os.path.dirname(node.path), BALANCED)
+        run_layout(node, os.path.dirname(node.path), BALANCED)
 
     naive = run_naive
     for label, name, setup, runner, prepare in (
@@ -182,21 +165,7 @@ def write_results(rows, cost):
               "verification read (`-q -x`, `-L`) are per host. That is within the budget from 3 GPUs up, but over it on "
               "a 1-GPU (budget 4) or 2-GPU (budget 6) node.",
               END, ""]
-    section = "\n".join(lines)
-    text = ""
-    if os.path.exists(RESULTS):
-        with open(RESULTS) as handle:
-            text = handle.read()
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1].lstrip("\n")
-        text = head + section + ("\n" + tail if tail.strip() else "")
-    else:
-        if not text:
-            text = "# Benchmarks\n\n"
-        text = text.rstrip("\n") + "\n\n" + section
-    with open(RESULTS, "w") as handle:
-        handle.write(text)
+    write_section(BEGIN, END, "\n".join(lines))
 
 
 if __name__ == "__main__":
