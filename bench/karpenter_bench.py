@@ -104,6 +104,5 @@ def main():
     return 0
 
 
-
 if __name__ == "__main__":
     sys.exit(main())

@@ -20,7 +20,6 @@ from __future__ import absolute_import, division, print_function
 
 import argparse
 import math
-import os
 import platform
 import random
 import statistics
