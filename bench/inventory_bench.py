@@ -64,9 +64,9 @@ hostnames: [private-dns-name]
 compose:
   ansible_host: private_ip_address
 keyed_groups:
-  - key: tags['karpenter.sh/nodepool'] | default('')
+  - key: ec2_tags['karpenter.sh/nodepool'] | default('')
     prefix: nodepool
-  - key: tags['eks:nodegroup-name'] | default('')
+  - key: ec2_tags['eks:nodegroup-name'] | default('')
     prefix: nodegroup
   - key: placement.availability_zone
     prefix: az

@@ -20,6 +20,10 @@ description:
     (A10G, L4, T4, ...). Instances without GPUs are never returned.
   - The configuration file name must end with C(gpu_nodes.yml) or C(gpu_nodes.yaml).
   - Needs only the IAM actions C(ec2:DescribeInstances) and C(ec2:DescribeInstanceTypes).
+notes:
+  - All EC2 tags of a host are in the host variable C(ec2_tags) (a dictionary), for O(compose), O(groups) and
+    O(keyed_groups). It is not called C(tags) because that name is reserved for the play keyword and ansible-core
+    warns about it on every run; amazon.aws 11.2 renamed its host variable to C(ec2_tags) for the same reason.
 author:
   - gpu_slicing.eks contributors (@gpu-slicing)
 requirements:
@@ -123,7 +127,7 @@ cache_plugin: ansible.builtin.jsonfile
 cache_connection: ~/.cache/ansible/gpu_nodes
 cache_timeout: 3600
 keyed_groups:
-  - key: tags['karpenter.sh/capacity-type'] | default('unknown')
+  - key: ec2_tags['karpenter.sh/capacity-type'] | default('unknown')
     prefix: capacity
 groups:
   big_gpu: gpu_count >= 8
@@ -458,7 +462,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             "karpenter_nodepool": tags.get("karpenter.sh/nodepool"),
             "ec2nodeclass": tags.get("karpenter.k8s.aws/ec2nodeclass"),
             "node_group": tags.get("eks:nodegroup-name"),
-            "tags": tags,
+            "ec2_tags": tags,  # not "tags": that is a reserved play keyword
             "launch_time": item["launch_time"],
         }
 

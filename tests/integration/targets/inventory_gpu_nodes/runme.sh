@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # gpu_slicing.eks.gpu_nodes inventory in ansible-inventory and ansible-playbook, against moto (EC2 over HTTP).
-set -eux
+set -eux -o pipefail
 
 COLLECTIONS_ROOT="${ANSIBLE_COLLECTIONS_PATH%%:*}"
 WORK_DIR="$(mktemp -d)"
@@ -30,7 +30,10 @@ cache_connection: ${WORK_DIR}/cache
 INVENTORY
 
 ansible-inventory -i "${WORK_DIR}/prod.gpu_nodes.yml" --graph
-ansible-playbook -i "${WORK_DIR}/prod.gpu_nodes.yml" playbook.yml -e "ansible_python_interpreter={{ ansible_playbook_python }}" "$@"
+ansible-playbook -i "${WORK_DIR}/prod.gpu_nodes.yml" playbook.yml -e "ansible_python_interpreter={{ ansible_playbook_python }}" "$@" \
+  2>&1 | tee "${WORK_DIR}/play.log"
+# host variables must not collide with play keywords (ansible-core: "Found variable using reserved name")
+if grep -i "reserved name" "${WORK_DIR}/play.log"; then exit 1; fi
 
 # the cache answers with EC2 gone
 AWS_ENDPOINT_URL="http://127.0.0.1:9" ansible-playbook -i "${WORK_DIR}/prod.gpu_nodes.yml" playbook.yml \

@@ -98,7 +98,7 @@ def expected_vars(name, launched, k8s_node_name=None, **extra):
         "karpenter_nodepool": node.tags.get("karpenter.sh/nodepool"),
         "ec2nodeclass": node.tags.get("karpenter.k8s.aws/ec2nodeclass"),
         "node_group": node.tags.get("eks:nodegroup-name"),
-        "tags": dict(node.tags),
+        "ec2_tags": dict(node.tags),
         "launch_time": launched[name]["launch_time"],
     }
     result.update(extra)
