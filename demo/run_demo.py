@@ -408,11 +408,13 @@ regions: [{region}]
 cluster_name: {cluster}
 include_non_mig: false
 hostnames: [private-dns-name, instance-id]
+# a missing SSH tag must fail loudly, not fall back to the (unreachable) private IP
+strict: true
 compose:
   # demo only: reach the network-namespace host that plays this node (real clusters: private IP or SSM)
-  ansible_host: tags['{tag}']
+  ansible_host: ec2_tags['{tag}']
 keyed_groups:
-  - key: tags['karpenter.sh/capacity-type'] | default('unknown')
+  - key: ec2_tags['karpenter.sh/capacity-type'] | default('unknown')
     prefix: capacity
 """
 
