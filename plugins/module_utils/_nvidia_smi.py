@@ -165,10 +165,6 @@ class NvidiaSmi(object):
         _rc, out, _err = self.run(argv_query_xml(self.path))
         return parse_query_xml(out)
 
-    def list_gpus(self):
-        _rc, out, _err = self.run(argv_list_gpus(self.path))
-        return parse_list(out)
-
     def mig_list(self, flag):
         _rc, out, err = self.run(argv_mig_list(flag, self.path), ok_markers=NO_MIG_MARKERS)
         return out + err

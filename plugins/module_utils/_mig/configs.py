@@ -25,7 +25,7 @@ import json
 import re
 
 from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import _builtin_configs
-from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig.model import is_valid_profile_name
+from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig.model import is_valid_profile_name, strip_mig_prefix
 
 DeviceSpec = collections.namedtuple("DeviceSpec", "mig_enabled mig_devices")
 
@@ -60,9 +60,7 @@ def normalize_layout(layout, where="layout"):
     for name, count in items:
         if not isinstance(name, str) or not name.strip():
             raise MigConfigError("%s: empty or non-string profile name %r" % (where, name))
-        name = name.strip()
-        if name.startswith("MIG "):
-            name = name[4:].strip()
+        name = strip_mig_prefix(name)
         if not is_valid_profile_name(name):
             raise MigConfigError("%s: %r is not a MIG profile name (expected e.g. 1g.10gb, 3g.40gb, 1g.10gb+me)"
                                  % (where, name))

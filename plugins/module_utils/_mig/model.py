@@ -172,12 +172,6 @@ class Gpu(object):
                 return prof
         return None
 
-    def profile_by_id(self, profile_id):
-        for prof in self.profiles:
-            if prof.id == profile_id:
-                return prof
-        return None
-
     def processes_on(self, gi_id=None):
         """Processes on this GPU, restricted to one GPU instance when ``gi_id`` is given."""
         if gi_id is None:
