@@ -24,7 +24,7 @@ description:
   - Converged runs use at most 3 C(nvidia-smi) invocations per host (C(-q -x), C(mig -lgi), C(-L)). A change adds
     C(mig -lgip) and C(mig -lgipp) once per host, one batched C(-mig) call for all GPUs that change mode, one C(-cgi)
     call for all GPUs that get the same instances (else one per GPU; plus C(-dci)/C(-dgi) where instances go) and a
-    verification read (C(-q -x), C(-L)). From scratch that is 7 calls for any number of identical GPUs.
+    verification read (C(-q -x), C(-L)). From scratch that is 7 calls for any number of GPUs that get the same layout (plus C(-r) for an Ampere reset).
   - Each GPU is changed atomically. If creating instances fails, the instances this run created are destroyed, the
     previous layout is restored when possible, and the module fails with the state of every GPU.
 author:
