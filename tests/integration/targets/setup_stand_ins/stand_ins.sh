@@ -1,4 +1,5 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034
+# (SC2034: the variables set here are used by the runme.sh that sources this file)
 # Stand-ins for runme.sh targets: a work dir removed on exit, the Kubernetes API emulator with the real CRDs,
 # and the nvidia-smi simulator. Use in a target with `needs/target/setup_stand_ins` in its aliases:
 #
