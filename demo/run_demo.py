@@ -292,6 +292,9 @@ class DemoWorld:
             handle.write(INVENTORY.format(cluster=CLUSTER, region=REGION, tag=SSH_HOST_TAG))
         ssh_vars = host.hostvars(python_interpreter=sys.executable)
         del ssh_vars["ansible_host"]  # per host, from the EC2 tag (compose)
+        # one SSH master per node for the whole run (tasks on a busy machine are often > 5 s apart); the masters
+        # end when teardown kills the namespaces' sshd
+        ssh_vars["ansible_ssh_args"] = ssh_vars["ansible_ssh_args"].replace("ControlPersist=5s", "ControlPersist=300s")
         group_vars = dict(ssh_vars, **{
             "gpu_slicing_cluster_mode": "device_plugin",
             "gpu_slicing_report_dir": os.path.join(self.workdir, "report"),
