@@ -50,7 +50,9 @@ STAGE := KEEP_GOING=1 TIMINGS_FILE=$(BUILD)/test-timings.txt $(ROOT)/hacking/sta
 ARGS ?= tests/unit
 
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
-export ANSIBLE_NOCOLOR := $(if $(CI),1,)
+ifdef CI
+export ANSIBLE_NOCOLOR := 1
+endif
 
 .PHONY: help demo test test-next venv venv-next collections ansible-test-tree ansible-test-bootstrap \
         sanity units integration molecule lint changelog-lint ee docs pytest units-next integration-next clean
