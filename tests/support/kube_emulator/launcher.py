@@ -24,7 +24,7 @@ COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(_HERE)))
 CRD_DIR = os.path.join(COLLECTION_ROOT, "tests", "data", "crds")
 DEFAULT_CRD_FILES = (
     "karpenter.sh_nodepools.yaml", "karpenter.sh_nodeclaims.yaml", "karpenter.k8s.aws_ec2nodeclasses.yaml",
-    "karpenter.sh_nodeoverlays.yaml", "nvidia.com_clusterpolicies.yaml",
+    "karpenter.sh_nodeoverlays.yaml", "nvidia.com_clusterpolicies.yaml.gz",
 )
 MODULE = "ansible_collections.gpu_slicing.eks.tests.support.kube_emulator"
 

@@ -20,7 +20,7 @@ CRDS="${COLLECTIONS_ROOT}/ansible_collections/gpu_slicing/eks/tests/data/crds"
 PYTHONPATH="${COLLECTIONS_ROOT}" "${PYTHON}" -m ansible_collections.gpu_slicing.eks.tests.support.kube_emulator serve \
   --host 127.0.0.1 --port 0 --kubeconfig "${WORK_DIR}/kubeconfig" --pidfile "${WORK_DIR}/emulator.pid" \
   --crd "${CRDS}/karpenter.sh_nodepools.yaml" --crd "${CRDS}/karpenter.k8s.aws_ec2nodeclasses.yaml" \
-  --crd "${CRDS}/karpenter.sh_nodeoverlays.yaml" --crd "${CRDS}/nvidia.com_clusterpolicies.yaml" \
+  --crd "${CRDS}/karpenter.sh_nodeoverlays.yaml" --crd "${CRDS}/nvidia.com_clusterpolicies.yaml.gz" \
   > "${WORK_DIR}/ready.json" 2> "${WORK_DIR}/emulator.log" &
 
 for _ in $(seq 1 200); do

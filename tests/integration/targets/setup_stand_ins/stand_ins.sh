@@ -4,7 +4,7 @@
 # and the nvidia-smi simulator. Use in a target with `needs/target/setup_stand_ins` in its aliases:
 #
 #   source "$(dirname "$0")/../setup_stand_ins/stand_ins.sh"
-#   start_kube_emulator nvidia.com_clusterpolicies.yaml     # Karpenter CRDs + any extra ones from tests/data/crds
+#   start_kube_emulator nvidia.com_clusterpolicies.yaml.gz    # Karpenter CRDs + any extra ones from tests/data/crds
 #   ansible-playbook ... -e "kubeconfig_path=${KUBECONFIG_PATH}" -e "work_dir=${WORK_DIR}"
 #
 # Sets COLLECTIONS_ROOT (holds ansible_collections/), WORK_DIR, PYTHON, SIMULATORS (dir of nvidia-smi-sim) and,
