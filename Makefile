@@ -187,6 +187,8 @@ ee: $(VENV_STAMP)
 
 docs: $(VENV_STAMP) $(COLLECTIONS_STAMP)
 	$(VENV)/bin/python hacking/docs_smoke.py --ansible-doc $(VENV)/bin/ansible-doc gpu_slicing.eks
+	# the committed reference pages under docs/ must match what DOCUMENTATION renders today
+	PYTHONPATH=$(COLLECTIONS) $(VENV)/bin/python hacking/gen_docs.py --check --ansible-doc $(VENV)/bin/ansible-doc
 
 test-next:
 	@if [ -z "$(PYTHON_NEXT)" ]; then \
