@@ -129,8 +129,11 @@ test: $(VENV_STAMP) $(COLLECTIONS_STAMP)
 	@$(STAGE) docs $(MAKE) docs
 	@$(STAGE) test-next $(MAKE) test-next
 	@echo; echo "===== make test summary (seconds per stage)"; cat $(BUILD)/test-timings.txt
-	@! grep -q FAILED $(BUILD)/test-timings.txt || { echo "make test: FAILED stages above"; exit 1; }
+	@! grep -q FAILED $(BUILD)/test-timings.txt || { echo "make test: FAILED stages above"; \
+	  $(VENV)/bin/python hacking/junit_summary.py $(JUNIT) --pattern '*-units.xml' --label tests --plain; exit 1; }
 	@echo "make test: all stages passed"
+	@# last line: the plain closing line CI reads (every ansible-test units run of both legs, summed)
+	@$(VENV)/bin/python hacking/junit_summary.py $(JUNIT) --pattern '*-units.xml' --label tests --plain
 
 # ---------------------------------------------------------------------------------------------- stages
 

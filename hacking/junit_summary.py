@@ -34,12 +34,17 @@ def main():
     parser.add_argument("junit_dir")
     parser.add_argument("--label", default="units")
     parser.add_argument("--pattern", default="*-units.xml")
+    parser.add_argument("--plain", action="store_true",
+                        help="print only the plain closing line CI reads: '<label>: N passed, N failed'")
     args = parser.parse_args()
     paths = sorted(glob.glob(os.path.join(args.junit_dir, args.pattern)))
     if not paths:
         print("%s: no JUnit results in %s" % (args.label, args.junit_dir))
         return 1
     totals = summarize(paths)
+    if args.plain:
+        print("%s: %d passed, %d failed" % (args.label, totals["passed"], totals["failures"] + totals["errors"]))
+        return 1 if totals["failures"] or totals["errors"] or not totals["tests"] else 0
     parts = ["%d passed" % totals["passed"]]
     for key in ("skipped", "failures", "errors"):
         if totals[key]:
