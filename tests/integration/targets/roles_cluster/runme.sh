@@ -30,7 +30,7 @@ done
 cat "${WORK_DIR}/ready.json"
 test -s "${WORK_DIR}/ready.json" || { cat "${WORK_DIR}/emulator.log"; exit 1; }
 
-COMMON=(-i localhost, -c local -e "ansible_python_interpreter={{ ansible_playbook_python }}"
+COMMON=(-i "localhost," -c local -e "ansible_python_interpreter={{ ansible_playbook_python }}"
         -e "kubeconfig_path=${WORK_DIR}/kubeconfig" -e "work_dir=${WORK_DIR}")
 
 ansible-playbook "${COMMON[@]}" playbook.yml "$@"
