@@ -65,6 +65,6 @@ Differences from a real kube-apiserver (by design or not done):
 - watches do not send bookmarks; ``resourceVersion`` older than the event log replays what is left.
 """
 
-from .launcher import KubeEmulator, KubeEmulatorError, default_crds, fixture_scope, write_kubeconfig  # noqa: F401
+from .launcher import KubeEmulator, KubeEmulatorError, default_crds, fixture_scope, load_crds, write_kubeconfig  # noqa: F401
 
-__all__ = ["KubeEmulator", "KubeEmulatorError", "default_crds", "fixture_scope", "write_kubeconfig"]
+__all__ = ["KubeEmulator", "KubeEmulatorError", "default_crds", "fixture_scope", "load_crds", "write_kubeconfig"]

@@ -5,40 +5,24 @@
 
 import argparse
 import asyncio
-import gzip
 import json
 import logging
 import os
 import signal
 import sys
 
-import yaml
 
 LOG = logging.getLogger("kube_emulator")
-
-
-def _load_crds(paths):
-    docs = []
-    for path in paths:
-        # .gz: a byte-for-byte copy kept compressed (the ClusterPolicy CRD has Unicode quotes that
-        # ansible-test sanity rejects in any text file of the collection).
-        opener = gzip.open if path.endswith(".gz") else open
-        with opener(path, "rt", encoding="utf-8") as handle:
-            # The C loader when PyYAML has it: the ClusterPolicy CRD alone takes ~0.7 s with the pure-Python one.
-            for doc in yaml.load_all(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
-                if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition":
-                    docs.append(doc)
-    return docs
 
 
 async def _serve(args):
     import kmock
 
-    from .launcher import write_kubeconfig
+    from .launcher import load_crds, write_kubeconfig
     from .server import KubeApiServer
 
     handler = KubeApiServer(state_file=args.state_file, simulate_controllers=args.simulate_controllers)
-    for crd in _load_crds(args.crd):
+    for crd in load_crds(args.crd):
         stored = handler.type_for("apiextensions.k8s.io", "v1", "customresourcedefinitions")
         if handler._live(stored, None, crd["metadata"]["name"]) is None:
             handler.create_object(crd)

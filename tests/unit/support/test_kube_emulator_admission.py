@@ -22,7 +22,7 @@ pytest.importorskip("kmock")
 
 from kubernetes.client import ApiException  # noqa: E402
 
-from ansible_collections.gpu_slicing.eks.tests.support.kube_emulator import KubeEmulator, default_crds, fixture_scope  # noqa: E402
+from ansible_collections.gpu_slicing.eks.tests.support.kube_emulator import KubeEmulator, default_crds, fixture_scope, load_crds  # noqa: E402
 from ansible_collections.gpu_slicing.eks.tests.support.kube_emulator import admission, selectors  # noqa: E402
 
 NODE_CLASS_REF = {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": "default"}
@@ -259,7 +259,7 @@ def test_cel_node_overlay_rules(custom, unique):
 def test_rule_report_lists_every_rule_and_counts_evaluations(kube, custom, unique):
     status, report = kube.request("GET", "/emulator/cel-rules")
     assert status == 200
-    crds = [yaml.safe_load(open(path)) for path in default_crds()]
+    crds = load_crds(default_crds())
     expected = 0
     for crd in crds:
         for version in crd["spec"]["versions"]:
@@ -316,8 +316,7 @@ def test_prune_and_defaults_follow_the_schema():
 
 
 def test_every_installed_crd_rule_compiles():
-    for path in default_crds():
-        crd = yaml.safe_load(open(path))
+    for crd in load_crds(default_crds()):
         for version in crd["spec"]["versions"]:
             checker = admission.SchemaAdmission(crd["metadata"]["name"], version["name"], version["schema"]["openAPIV3Schema"])
             skipped = [(r.location(), r.skip_reason) for r in checker.rules if not r.enforced]
