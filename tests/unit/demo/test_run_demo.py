@@ -38,7 +38,20 @@ def gen_docs():
 
 def _sleeper(tag):
     # a process whose command line carries ``tag``, in its own session like the demo's servers
-    return subprocess.Popen([sys.executable, "-c", "import time, sys; time.sleep(120)", tag], start_new_session=True)
+    proc = subprocess.Popen([sys.executable, "-c", "import time, sys; time.sleep(120)", tag], start_new_session=True)
+    # on a loaded machine /proc/<pid>/cmdline can lag behind Popen's return: the tests are about matching it
+    deadline = time.monotonic() + 10
+    while tag not in _cmdline(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return proc
+
+
+def _cmdline(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as handle:
+            return handle.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def _gone(proc, timeout=10.0):
