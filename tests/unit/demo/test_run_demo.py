@@ -36,22 +36,14 @@ def gen_docs():
     return _load(os.path.join("hacking", "gen_docs.py"), "gpu_slicing_gen_docs")
 
 
-def _sleeper(tag):
+def _sleeper(tag, demo):
     # a process whose command line carries ``tag``, in its own session like the demo's servers
     proc = subprocess.Popen([sys.executable, "-c", "import time, sys; time.sleep(120)", tag], start_new_session=True)
     # on a loaded machine /proc/<pid>/cmdline can lag behind Popen's return: the tests are about matching it
     deadline = time.monotonic() + 10
-    while tag not in _cmdline(proc.pid) and time.monotonic() < deadline:
+    while tag not in demo._cmdline(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.02)
     return proc
-
-
-def _cmdline(pid):
-    try:
-        with open("/proc/%d/cmdline" % pid, "rb") as handle:
-            return handle.read().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
 
 
 def _gone(proc, timeout=10.0):
@@ -66,8 +58,8 @@ def _gone(proc, timeout=10.0):
 def test_clean_leftovers_kills_recorded_processes_only_when_their_command_line_matches(demo, tmp_path, monkeypatch):
     # namespace cleanup has its own tests (tests/unit/support); here only the recorded processes and files
     monkeypatch.setattr(demo.netns, "cleanup_leftovers", lambda: [])
-    ours = _sleeper("moto.server-leftover")
-    reused = _sleeper("an-unrelated-process")
+    ours = _sleeper("moto.server-leftover", demo)
+    reused = _sleeper("an-unrelated-process", demo)
     try:
         workdir = tmp_path / "demo"
         (workdir / "report").mkdir(parents=True)
@@ -102,7 +94,7 @@ def test_clean_leftovers_without_state_is_a_no_op(demo, tmp_path, monkeypatch):
 
 
 def test_kill_group_ignores_a_pid_whose_command_line_lacks_the_marker(demo):
-    proc = _sleeper("innocent")
+    proc = _sleeper("innocent", demo)
     try:
         demo._kill_group(proc.pid, marker="ansible-playbook", timeout=1.0)
         assert proc.poll() is None
