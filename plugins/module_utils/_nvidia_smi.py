@@ -42,6 +42,9 @@ __metaclass__ = type
 
 import os
 import re
+import shutil
+import signal
+import subprocess
 import xml.etree.ElementTree as ET
 
 from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import catalog
@@ -49,6 +52,7 @@ from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig.model import 
     ComputeInstance,
     Gpu,
     GpuInstance,
+    MigDevice,
     Process,
     Profile,
 )
@@ -60,13 +64,26 @@ NA_VALUES = ("[N/A]", "N/A", "[Not Supported]", "Not Supported", "[Unknown Error
 
 
 class NvidiaSmiError(Exception):
-    def __init__(self, argv, rc, out, err):
+    def __init__(self, argv, rc, out, err, reason=None):
         self.argv = list(argv)
         self.rc = rc
         self.out = out or ""
         self.err = err or ""
         text = (self.err.strip() or self.out.strip() or "no output").splitlines()
-        super(NvidiaSmiError, self).__init__("%s failed (rc=%s): %s" % (" ".join(self.argv), rc, " | ".join(text[-6:])))
+        if reason:
+            message = "%s %s" % (" ".join(self.argv), reason)
+        else:
+            message = "%s failed (rc=%s): %s" % (" ".join(self.argv), rc, " | ".join(text[-6:]))
+        super(NvidiaSmiError, self).__init__(message)
+
+
+class NvidiaSmiTimeout(NvidiaSmiError):
+    """nvidia-smi ran longer than the per-call timeout; its whole process group was killed."""
+
+    def __init__(self, argv, timeout, out="", err=""):
+        self.timeout = timeout
+        super(NvidiaSmiTimeout, self).__init__(
+            argv, None, out, err, reason="timed out after %s s (process group killed)" % timeout)
 
 
 # --------------------------------------------------------------------------------- argv builders
@@ -181,7 +198,7 @@ class NvidiaSmi(object):
         gpus = self.query_xml()
         lgi = self.mig_list("-lgi") if any(g.mig_enabled for g in gpus) else None
         listing = None
-        if any(getattr(g, "mig_devices", None) for g in gpus):
+        if any(g.mig_devices for g in gpus):
             _rc, listing, _err = self.run(argv_list_gpus(self.path))
         assemble_state(gpus, lgi, listing)
         if with_profiles:
@@ -197,11 +214,62 @@ class NvidiaSmi(object):
             gpu.profiles = profiles.get(gpu.index, [])
 
 
-def runner_for_module(module, path):
+def subprocess_run_command(timeout=None):
+    """A ``run_command(argv, environ_update=None) -> (rc, out, err)`` on the stdlib ``subprocess``.
+
+    Each call runs in its own session (process group); when it outlives ``timeout`` seconds the whole group is
+    killed (SIGKILL: a hung nvidia-smi ignores nothing less reliably) and NvidiaSmiTimeout is raised. A missing
+    executable raises NvidiaSmiError. Used by the module and by the boot applier (no Ansible there).
+    """
+    def run_command(argv, environ_update=None):
+        env = dict(os.environ)
+        env.update(environ_update or {})
+        try:
+            proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, env=env, start_new_session=True)
+        except OSError as exc:
+            raise NvidiaSmiError(argv, None, "", "", reason="cannot be run: %s" % exc)
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            out, err = proc.communicate()
+            raise NvidiaSmiTimeout(argv, timeout, _decode(out), _decode(err))
+        except BaseException:
+            _kill_group(proc)
+            proc.wait()
+            raise
+        return proc.returncode, _decode(out), _decode(err)
+    return run_command
+
+
+def _kill_group(proc):
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:  # already gone
+        pass
+
+
+def _decode(data):
+    return (data or b"").decode("utf-8", "replace")
+
+
+def resolve_path(path):
+    """``path`` as given when it contains a slash, else looked up on PATH (and the usual sbin/bin dirs)."""
+    if os.sep in path:
+        return path
+    search = os.environ.get("PATH", "").split(os.pathsep) + ["/usr/bin", "/usr/sbin", "/bin", "/sbin"]
+    found = shutil.which(path, path=os.pathsep.join(search))
+    if found is None:
+        raise NvidiaSmiError([path], None, "", "", reason="not found in PATH")
+    return found
+
+
+def runner_for_module(module, path, timeout=None):
     """An NvidiaSmi for an AnsibleModule; a bare name is looked up on PATH (fails the module when missing)."""
     if os.sep not in path:
         path = module.get_bin_path(path, required=True)
-    return NvidiaSmi(module.run_command, path)
+    return NvidiaSmi(subprocess_run_command(timeout), path)
 
 
 def normalize_bus_id(value):
@@ -478,13 +546,12 @@ def parse_query_xml(text):
             # Drivers before R520 lack <product_architecture>; the PCI device id still tells Ampere from Hopper.
             model = catalog.model_for_pci_device_id(gpu.pci_device_id)
             gpu.architecture = model.architecture.capitalize() if model else None
-        gpu.mig_devices = []
         for dev in node.findall("mig_devices/mig_device"):
-            gpu.mig_devices.append({
-                "index": _int_or_none(_text(dev, "index")),
-                "gi_id": _int_or_none(_text(dev, "gpu_instance_id")),
-                "ci_id": _int_or_none(_text(dev, "compute_instance_id")),
-            })
+            gpu.mig_devices.append(MigDevice(
+                _int_or_none(_text(dev, "index")),
+                _int_or_none(_text(dev, "gpu_instance_id")),
+                _int_or_none(_text(dev, "compute_instance_id")),
+            ))
         for proc in node.findall("processes/process_info"):
             gpu.processes.append(Process(
                 pid=_int_or_none(_text(proc, "pid")),
@@ -537,12 +604,12 @@ def assemble_state(gpus, lgi_text=None, list_text=None, instances=None):
         gpu.instances = instances.get(gpu.index, []) if gpu.mig_enabled else []
         uuids = dict((d["device_index"], d["uuid"]) for d in listing.get(gpu.index, {}).get("mig_devices", []))
         by_gi = dict((gi.gi_id, gi) for gi in gpu.instances)
-        for dev in getattr(gpu, "mig_devices", []):
-            gi = by_gi.get(dev["gi_id"])
+        for dev in gpu.mig_devices:
+            gi = by_gi.get(dev.gi_id)
             if gi is None:
                 continue
-            ci = ComputeInstance(dev["ci_id"], profile_name=gi.profile_name, mig_uuid=uuids.get(dev["index"]),
-                                 device_index=dev["index"])
+            ci = ComputeInstance(dev.ci_id, profile_name=gi.profile_name, mig_uuid=uuids.get(dev.index),
+                                 device_index=dev.index)
             gi.compute_instances.append(ci)
             if gi.mig_uuid is None:
                 gi.mig_uuid = ci.mig_uuid

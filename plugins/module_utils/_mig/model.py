@@ -11,6 +11,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import collections
 import re
 
 _NAME_RE = re.compile(r"^(?:(\d+)c\.)?(\d+)g\.(\d+)gb(?:[+-][a-z.,]+)?$")
@@ -128,12 +129,22 @@ class Process(object):
                 "compute_instance_id": self.ci_id, "name": self.name, "used_memory": self.used_memory}
 
 
+class MigDevice(collections.namedtuple("MigDevice", "index gi_id ci_id")):
+    """One ``<mig_device>`` of ``-q -x``: MIG device index (as in ``-L``), GPU instance id, compute instance id."""
+
+    __slots__ = ()
+
+
 class Gpu(object):
-    """A physical GPU. ``mig_current``/``mig_pending`` are "Enabled", "Disabled" or None (not MIG capable)."""
+    """A physical GPU. ``mig_current``/``mig_pending`` are "Enabled", "Disabled" or None (not MIG capable).
+
+    ``mig_devices`` are the MIG devices ``-q -x`` lists (MigDevice); ``unexpected_devices`` those of them that
+    belong to no GPU instance the engine accounts for (set by the read-back after a change).
+    """
 
     def __init__(self, index, uuid=None, name=None, pci_bus_id=None, pci_device_id=None, memory_mib=None,
                  mig_current=None, mig_pending=None, profiles=None, instances=None, processes=None,
-                 architecture=None, pci_sub_system_id=None):
+                 architecture=None, pci_sub_system_id=None, mig_devices=None, unexpected_devices=None):
         self.index = index
         self.uuid = uuid
         self.name = name
@@ -147,6 +158,8 @@ class Gpu(object):
         self.instances = list(instances or [])
         self.processes = list(processes or [])
         self.architecture = architecture
+        self.mig_devices = list(mig_devices or [])
+        self.unexpected_devices = list(unexpected_devices or [])
 
     @property
     def mig_capable(self):

@@ -8,11 +8,13 @@ desired layout still wants, where they are, if a placement for the rest exists; 
 targets it keeps the most instances (destroys the fewest), preferring to keep busy ones. New
 instances get explicit placements from the exact solver in ``placement``.
 
-Action tuples (the module maps them to argv with ``_nvidia_smi``), in execution order:
-  ("destroy_ci", [gi_id, ...])        ("destroy_gi", [gi_id, ...])
-  ("set_mode", True|False)            ("reset",)
-  ("create_gi", [(profile_name, profile_id, start, size), ...])   always with default CIs (-C)
-  ("create_ci", [gi_id, ...])         default CI for kept GIs that have none
+Typed actions (``apply`` maps them to argv with ``_nvidia_smi``), in execution order:
+  DestroyCi(gi_ids)                   DestroyGi(gi_ids)
+  SetMode(enabled)                    Reset()
+  CreateGi(creates=[Create(name, profile_id, start, size), ...])   always with default CIs (-C)
+  CreateCi(gi_ids)                    default CI for kept GIs that have none
+Each is a namedtuple whose first field is its ``kind`` ("destroy_ci", ...), so it prints and compares like the
+plain tuple it stands for; code dispatches on the type, never on the string.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -31,6 +33,27 @@ class PlanError(ValueError):
 
 Desired = collections.namedtuple("Desired", "mig_enabled layout")
 
+Create = collections.namedtuple("Create", "name profile_id start size")
+
+
+def _action(name, kind, fields=""):
+    base = collections.namedtuple(name, ("kind " + fields).strip())
+
+    def __new__(cls, *args, **kwargs):
+        return base.__new__(cls, kind, *args, **kwargs)
+
+    return type(name, (base,), {"__slots__": (), "__new__": __new__, "KIND": kind})
+
+
+DestroyCi = _action("DestroyCi", "destroy_ci", "gi_ids")
+DestroyGi = _action("DestroyGi", "destroy_gi", "gi_ids")
+SetMode = _action("SetMode", "set_mode", "enabled")
+Reset = _action("Reset", "reset")
+CreateGi = _action("CreateGi", "create_gi", "creates")
+CreateCi = _action("CreateCi", "create_ci", "gi_ids")
+DESTROYS = (DestroyCi, DestroyGi)
+MODE_ACTIONS = (SetMode, Reset)
+
 
 class GpuPlan(object):
     def __init__(self, gpu, desired):
@@ -39,7 +62,7 @@ class GpuPlan(object):
         self.actions = []
         self.kept = []          # GpuInstance objects left in place
         self.destroy = []       # GpuInstance objects destroyed
-        self.create = []        # (name, profile_id, start, size)
+        self.create = []        # Create(name, profile_id, start, size)
         self.reboot_required = False
         self.mode_change = False
         self.deferred = False   # creates postponed until the pending mode change takes effect
@@ -190,18 +213,18 @@ def plan_gpu(gpu, desired, force=False, allow_gpu_reset=False):
 
     with_ci = [gi.gi_id for gi in plan.destroy if gi.compute_instances]
     if with_ci:
-        plan.actions.append(("destroy_ci", with_ci))
+        plan.actions.append(DestroyCi(with_ci))
     if plan.destroy:
-        plan.actions.append(("destroy_gi", [gi.gi_id for gi in plan.destroy]))
+        plan.actions.append(DestroyGi([gi.gi_id for gi in plan.destroy]))
 
     effective_now = True
     if needs_mode_call:
         if gpu.mig_pending != want_mode:  # already pending (Ampere): only the reset/reboot is missing
-            plan.actions.append(("set_mode", desired.mig_enabled))
+            plan.actions.append(SetMode(desired.mig_enabled))
         plan.mode_change = not current_ok
         if not current_ok and ampere:
             if allow_gpu_reset:
-                plan.actions.append(("reset",))
+                plan.actions.append(Reset())
             else:
                 plan.reboot_required = True
                 effective_now = False
@@ -211,15 +234,15 @@ def plan_gpu(gpu, desired, force=False, allow_gpu_reset=False):
     if desired.mig_enabled:
         by_name = dict((p.name, p) for p in gpu.profiles)
         # Largest first, as NVIDIA recommends, although explicit placements make the order irrelevant.
-        create = sorted(((name, by_name[name].id, start, by_name[name].size) for name, start in to_place),
+        create = sorted((Create(name, by_name[name].id, start, by_name[name].size) for name, start in to_place),
                         key=lambda c: (-c[3], c[2]))
         if effective_now:
             plan.create = create
             if create:
-                plan.actions.append(("create_gi", create))
+                plan.actions.append(CreateGi(create))
             missing_ci = [gi.gi_id for gi in kept if not gi.compute_instances]
             if missing_ci:
-                plan.actions.append(("create_ci", missing_ci))
+                plan.actions.append(CreateCi(missing_ci))
         else:
             plan.deferred = True
             plan.create = create

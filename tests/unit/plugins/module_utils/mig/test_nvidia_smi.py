@@ -9,7 +9,7 @@ __metaclass__ = type
 
 import os
 import re
-import subprocess
+import time
 
 import pytest
 
@@ -268,14 +268,6 @@ def test_is_mutating(argv, mutating):
     assert smi.is_mutating(argv) is mutating
 
 
-def _subprocess_run_command(argv, environ_update=None):
-    env = dict(os.environ)
-    env.update(environ_update or {})
-    proc = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
-                          check=False)
-    return proc.returncode, proc.stdout, proc.stderr
-
-
 def test_runner_counts_sets_lc_all_and_raises(tmp_path):
     script = tmp_path / "fake-smi"
     # A stand-in executable that echoes its locale and argv; exits 6 for "mig -lgip" like a non-MIG GPU.
@@ -283,7 +275,7 @@ def test_runner_counts_sets_lc_all_and_raises(tmp_path):
                       "if [ \"$2\" = \"-lgip\" ]; then echo 'No MIG-supported devices found.'; exit 6; fi\n"
                       "if [ \"$1\" = \"-r\" ]; then echo 'Unable to reset GPU: In use by another client' >&2; exit 19; fi\n")
     script.chmod(0o755)
-    runner = smi.NvidiaSmi(_subprocess_run_command, str(script))
+    runner = smi.NvidiaSmi(smi.subprocess_run_command(timeout=30), str(script))
     rc, out, _err = runner.run([str(script), "-L"])
     assert rc == 0 and out.startswith("LC_ALL=C -L")
     assert "No MIG-supported devices found." in runner.mig_list("-lgip")
@@ -292,6 +284,45 @@ def test_runner_counts_sets_lc_all_and_raises(tmp_path):
     assert err.value.rc == 19 and "In use by another client" in str(err.value)
     assert runner.invocations == 3
     assert runner.history[1] == [str(script), "mig", "-lgip"]
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    # a zombie is dead for our purpose
+    with open("/proc/%d/stat" % pid) as handle:
+        return handle.read().split(")")[-1].split()[0] != "Z"
+
+
+def test_hung_call_times_out_and_its_whole_process_group_is_killed(tmp_path):
+    # issue 14: a hung nvidia-smi blocked forever; with the task timeout the child kept running
+    script = tmp_path / "hung-smi"
+    pidfile = tmp_path / "child.pid"
+    script.write_text("#!/bin/sh\nsleep 300 &\necho $! > %s\nwait\n" % pidfile)
+    script.chmod(0o755)
+    runner = smi.NvidiaSmi(smi.subprocess_run_command(timeout=1), str(script))
+    started = time.time()
+    with pytest.raises(smi.NvidiaSmiTimeout) as err:
+        runner.run([str(script), "-q", "-x"])
+    assert time.time() - started < 30
+    assert "timed out after 1 s" in str(err.value) and err.value.rc is None
+    child = int(pidfile.read_text())
+    for _i in range(50):
+        if not _alive(child):
+            break
+        time.sleep(0.1)
+    assert not _alive(child), "the grandchild of the hung call survived"
+    assert runner.invocations == 1
+
+
+def test_missing_executable_is_an_nvidia_smi_error(tmp_path):
+    runner = smi.NvidiaSmi(smi.subprocess_run_command(), str(tmp_path / "nope"))
+    with pytest.raises(smi.NvidiaSmiError, match="cannot be run"):
+        runner.query_xml()
+    with pytest.raises(smi.NvidiaSmiError, match="not found in PATH"):
+        smi.resolve_path("nvidia-smi-that-does-not-exist")
 
 
 def test_select_gpus_by_index_uuid_and_short_bus_id():
