@@ -1,7 +1,7 @@
 # gpu_slicing.eks: developer and CI entry points.
 #
 #   make demo     create .venv + collections on first use, then run the demo
-#   make test     the whole suite, in order: sanity, units, integration, molecule, lint, changelog,
+#   make test     the whole suite, in order: sanity, units, integration, molecule, lint, ruff, changelog,
 #                 execution environment, docs; then the ansible-core 2.21 leg (skipped without Python 3.12+)
 #
 # Everything is pinned (requirements-dev.txt, requirements-next.txt, tests/*/constraints.txt) and works
@@ -55,19 +55,20 @@ export ANSIBLE_NOCOLOR := 1
 endif
 
 .PHONY: help demo test test-next venv venv-next collections ansible-test-tree ansible-test-bootstrap \
-        sanity units integration molecule lint changelog-lint ee docs pytest units-next integration-next clean
+        sanity units integration molecule lint ruff changelog-lint ee docs pytest units-next integration-next clean
 
 help:
 	@echo "make demo          run the demo (creates .venv and build/collections on first use)"
-	@echo "make test          full suite: sanity units integration molecule lint changelog-lint ee docs test-next"
+	@echo "make test          full suite: sanity units integration molecule lint ruff changelog-lint ee docs test-next"
 	@echo "make sanity        ansible-test sanity --venv (zero ignore files)"
 	@echo "make units         ansible-test units --local in .venv (fast; the 2.21 leg uses --venv)"
 	@echo "make integration   ansible-test integration --local in .venv (local targets)"
 	@echo "make molecule      every scenario under molecule/"
 	@echo "make lint          ansible-lint, production profile, offline"
+	@echo "make ruff          ruff check of every Python file (rules in pyproject.toml; no formatting)"
 	@echo "make changelog-lint  antsibull-changelog lint"
 	@echo "make ee            ansible-builder create for execution-environment.yml (no container engine needed)"
-	@echo "make docs          ansible-doc renders every plugin and role of the collection"
+	@echo "make docs          ansible-doc renders every plugin and role; reference pages and docsite current; antsibull-docs lint"
 	@echo "make test-next     units + integration on ansible-core 2.21 / Python 3.12+ (.venv-next)"
 	@echo "make pytest ARGS=tests/unit/...   plain pytest in .venv, fast local runs"
 	@echo "make collections   dependency collections from the ansible $(ANSIBLE_WHEEL_VERSION) wheel into build/collections"
@@ -124,6 +125,7 @@ test: $(VENV_STAMP) $(COLLECTIONS_STAMP)
 	@$(STAGE) integration $(MAKE) integration
 	@$(STAGE) molecule $(MAKE) molecule
 	@$(STAGE) lint $(MAKE) lint
+	@$(STAGE) ruff $(MAKE) ruff
 	@$(STAGE) changelog $(MAKE) changelog-lint
 	@$(STAGE) ee $(MAKE) ee
 	@$(STAGE) docs $(MAKE) docs
@@ -178,20 +180,30 @@ molecule: $(VENV_STAMP) $(COLLECTIONS_STAMP)
 lint: $(VENV_STAMP) $(COLLECTIONS_STAMP)
 	cd $(ROOT) && PATH=$(VENV)/bin:$(PATH) $(VENV)/bin/ansible-lint --offline --profile production
 
+ruff: $(VENV_STAMP)
+	cd $(ROOT) && $(VENV)/bin/ruff check --no-cache .
+
 changelog-lint: $(VENV_STAMP)
 	cd $(ROOT) && $(VENV)/bin/antsibull-changelog lint
 
 ee: $(VENV_STAMP)
+	@# the Galaxy tarball, listed and checked; then ansible-builder run from that tarball, installed
 	rm -rf $(BUILD)/ee $(BUILD)/ee-context
-	cd $(ROOT) && $(VENV)/bin/ansible-galaxy collection build --output-path $(BUILD)/ee/collections .
-	cd $(ROOT) && $(VENV)/bin/ansible-builder create --file execution-environment.yml --context $(BUILD)/ee-context \
-	  --output-filename Containerfile
-	$(VENV)/bin/python hacking/check_ee_context.py $(BUILD)/ee-context
+	cd $(ROOT) && $(VENV)/bin/ansible-galaxy collection build --output-path $(BUILD)/ee/dist .
+	$(VENV)/bin/python hacking/check_tarball.py $(BUILD)/ee/dist/gpu_slicing-eks-*.tar.gz
+	$(VENV)/bin/ansible-galaxy collection install --offline --no-deps --force -p $(BUILD)/ee/installed $(BUILD)/ee/dist/gpu_slicing-eks-*.tar.gz
+	cd $(BUILD)/ee/installed/ansible_collections/gpu_slicing/eks && $(VENV)/bin/ansible-builder create \
+	  --file execution-environment.yml --context $(BUILD)/ee-context --output-filename Containerfile
+	$(VENV)/bin/python hacking/check_ee_context.py $(BUILD)/ee-context --ansible-galaxy $(VENV)/bin/ansible-galaxy
 
 docs: $(VENV_STAMP) $(COLLECTIONS_STAMP)
 	$(VENV)/bin/python hacking/docs_smoke.py --ansible-doc $(VENV)/bin/ansible-doc gpu_slicing.eks
 	# the committed reference pages under docs/ must match what DOCUMENTATION renders today
 	PYTHONPATH=$(COLLECTIONS) $(VENV)/bin/python hacking/gen_docs.py --check --ansible-doc $(VENV)/bin/ansible-doc
+	# docs/docsite/rst (rendered from the Markdown guides by the same script) lints clean, with every plugin's docs
+	$(MAKE) ansible-test-tree
+	cd $(AT_COLLECTION) && PATH=$(VENV)/bin:$(PATH) ANSIBLE_COLLECTIONS_PATH=$(AT_ROOT) \
+	  $(VENV)/bin/antsibull-docs lint-collection-docs --plugin-docs .
 
 test-next:
 	@if [ -z "$(PYTHON_NEXT)" ]; then \
