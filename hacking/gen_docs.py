@@ -16,6 +16,7 @@ matrix from the GPU catalog (plugins/module_utils/_mig/catalog.py), never from a
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import re
@@ -177,6 +178,10 @@ def main():
             else:
                 suffix = "" if plugin_type == "module" else "_" + plugin_type
                 rendered[os.path.join("docs", folder, short + suffix + ".md")] = render_plugin(plugin_type, name, data)
+    # the docsite pages (docs/docsite) are rendered from the Markdown guides, compatibility.md included
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    gen_docsite = importlib.import_module("gen_docsite")  # hacking/ is not a package
+    rendered.update(gen_docsite.render(ROOT, markdown={"compatibility": rendered[os.path.join("docs", "compatibility.md")]}))
     stale = []
     for relative, text in sorted(rendered.items()):
         path = os.path.join(ROOT, relative)

@@ -13,7 +13,8 @@ collection's GPU catalog, and overlap checks from the engine's placement module;
 file path so the simulator also runs on hosts without Ansible. Output formats follow the real
 captures in ``tests/data/nvidia-smi`` (``templates/`` holds the captured text with placeholders).
 
-Behaviour modelled on the real driver (see ../shared/reference/mig.md 4 and 5):
+Behaviour modelled on the real driver (NVIDIA MIG user guide, and the captures in
+``tests/data/nvidia-smi``):
 - ``-cgi`` without a placement takes the highest free start (the driver's choice, which is what makes
   ``-cgi 19,19,14,9`` fail with "Insufficient Resources" while ``-cgi 9,19,14,19`` works);
   a GPU-instance id follows from its placement (7g -> 0, halves 1-2, quarters 3-6, eighths 7-14).
@@ -621,7 +622,7 @@ def render_list(state, gpus):
     for gpu in gpus:
         lines.append("GPU %d: %s (UUID: %s)" % (gpu["index"], _model(gpu).product_name, gpu["uuid"]))
         if gpu["mig_current"]:
-            for index, (gi, ci) in enumerate(_mig_devices(gpu)):
+            for index, (_gi, ci) in enumerate(_mig_devices(gpu)):
                 lines.append("  %-15s Device %2d: (UUID: %s)" % ("MIG " + ci["name"], index, ci["uuid"]))
     return "".join(line + "\n" for line in lines)
 

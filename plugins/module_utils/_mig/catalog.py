@@ -10,8 +10,9 @@ profile ids, counts and placements from the GPU itself (``nvidia-smi mig -lgip/-
 uses the ``typical_id`` values below.
 
 It is Python data (not YAML) because module code runs on the managed node and Ansible ships only
-``module_utils`` with it. Sources: ../shared/reference/mig.md sections 1.2, 4.2, 4.3 and 7;
-../shared/reference/karpenter.md section 4.
+``module_utils`` with it. Sources: the NVIDIA MIG user guide (supported profiles and placements per GPU),
+NVIDIA mig-parted's built-in configs, real ``nvidia-smi mig -lgip/-lgipp`` captures (``tests/data/nvidia-smi``),
+and EC2 ``DescribeInstanceTypes`` / Karpenter's instance-type labels for the instance types.
 """
 
 from __future__ import absolute_import, division, print_function

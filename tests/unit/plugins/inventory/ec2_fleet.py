@@ -2,7 +2,8 @@
 # Copyright: (c) 2026, gpu_slicing.eks contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Seed moto (over HTTP, with boto3) with EKS-like EC2 fleets, tagged the way Karpenter, managed node groups and
-self-managed node groups tag their instances (../shared/reference/karpenter.md section 5.4).
+self-managed node groups tag their instances (Karpenter's ``GetTags``, aws/karpenter-provider-aws
+``pkg/utils/utils.go``, and its nodeclaim tagging controller; docs/inventory.md).
 
 Used by the gpu_nodes inventory tests and by bench/inventory_bench.py.
 """
