@@ -52,7 +52,7 @@ def sync(source, target):
             if relative + name not in wanted_set:
                 os.unlink(os.path.join(directory, name))
                 removed += 1
-    for directory, subdirs, files in os.walk(target, topdown=False):
+    for directory, _subdirs, _files in os.walk(target, topdown=False):
         relative = os.path.relpath(directory, target)
         if any(relative == kept or relative.startswith(kept + "/") for kept in KEEP):
             continue  # git keeps empty refs/ and objects/ folders it needs

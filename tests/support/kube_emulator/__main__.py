@@ -36,8 +36,9 @@ async def _serve(args):
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    background = []  # the loop keeps only weak references to tasks: hold the watcher until we stop
     if args.exit_with_parent:
-        loop.create_task(_watch_parent(os.getppid(), stop))
+        background.append(loop.create_task(_watch_parent(os.getppid(), stop)))
     async with handler, kmock.Server(handler, host=args.host, port=args.port or None) as server:
         url = "http://%s:%d" % (args.host, server.port)
         if args.kubeconfig:

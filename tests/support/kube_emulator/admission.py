@@ -411,7 +411,7 @@ class SchemaAdmission:
                 if failure is not None:
                     field = format_path(concrete)
                     if rule.field_path:
-                        field = field + rule.field_path if rule.field_path.startswith("[") else field + rule.field_path
+                        field = field + rule.field_path
                     if rule.reason == "FieldValueForbidden":
                         causes.append(Cause(rule.reason, field, "Forbidden: %s" % failure))
                     elif rule.reason == "FieldValueRequired":

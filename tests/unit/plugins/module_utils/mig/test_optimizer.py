@@ -46,7 +46,7 @@ def test_enumeration_matches_brute_force_placement(model_key):
     assert optimizer.valid_layouts(model, names) == set(brute_valid(model_key)[1])
     maximal = optimizer.maximal_layouts(model, names)
     for vec in maximal:
-        for i, name in enumerate(names):
+        for name in names:
             grown = dict((n, c) for n, c in zip(names, vec) if c)
             grown[name] = grown.get(name, 0) + 1
             assert placement.find_layout(grown, model.profiles, model.memory_slots) is None, (vec, name)
