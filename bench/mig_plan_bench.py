@@ -7,7 +7,7 @@
 Usage: PYTHONPATH=build/collections .venv/bin/python bench/mig_plan_bench.py [--mixes N] [--write]
 
 For seeded random demand mixes per GPU model (every profile subset size, counts scaled so that the
-optimum lands in 1..64 GPUs) it times ``optimizer.plan`` end to end (enumeration, exact cover,
+optimum lands in 1..64 GPUs) it times ``sizing.size_fleet`` end to end (enumeration, exact cover,
 instance DP, nodes, config) and checks that the GPU count is the exact minimum:
 - every plan's optimality certificate is re-checked against ALL valid layouts, enumerated here by
   brute force with ``placement.find_layout`` (dual feasible => ceil(w . demand) GPUs are necessary);
@@ -27,7 +27,7 @@ import sys
 import time
 
 from ansible_collections.gpu_slicing.eks.bench._results import write_section
-from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import catalog, optimizer
+from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import catalog, sizing, sizing_solver
 from ansible_collections.gpu_slicing.eks.tests.support.mig_brute_force import brute_min_gpus, brute_valid, certificate_bound
 
 BEGIN = "<!-- mig_plan bench: begin -->"
@@ -80,7 +80,7 @@ def run(count):
         model = catalog.gpu_model(model_key)
         for demand in mixes(model_key, count, seed):
             start = time.perf_counter()
-            plan = optimizer.plan(demand, candidates=[instance_type])
+            plan = sizing.size_fleet(demand, candidates=[instance_type])
             took = time.perf_counter() - start
             times.append(took)
             if took > slowest[0]:
@@ -94,12 +94,12 @@ def run(count):
             exact += ok
             # the same cover by branch and bound alone (no LP bound, no LP rounding)
             names = [p.name for p in model.profiles if p.name in demand]
-            layouts = optimizer.maximal_layouts(model, names)
+            layouts = sizing_solver.maximal_layouts(model, names)
             start = time.perf_counter()
             try:
-                alone = optimizer.min_gpu_cover(tuple(demand[n] for n in names), layouts,
-                                                optimizer._basic_cuts(model, names, layouts), use_lp=False).gpus
-            except optimizer.PlanError:
+                alone = sizing_solver.min_gpu_cover(tuple(demand[n] for n in names), layouts,
+                                                    sizing_solver.basic_cuts(model, names, layouts), use_lp=False).gpus
+            except sizing.SizingError:
                 alone = None
             bnb_times.append(time.perf_counter() - start)
             bnb_agree += alone == plan["gpus"]
@@ -123,7 +123,7 @@ def section(count):
         "`PYTHONPATH=build/collections .venv/bin/python bench/mig_plan_bench.py --mixes %d` on %s, Python %s; %s."
         % (count, platform.node() or "host", platform.python_version(), time.strftime("%Y-%m-%d")),
         "2 CPUs shared with other jobs: times are indicative. Half the mixes are built from random valid layouts of a",
-        "random profile subset, half are plain random counts (both 1-64 GPUs), timed end to end through `optimizer.plan` (layout",
+        "random profile subset, half are plain random counts (both 1-64 GPUs), timed end to end through `sizing.size_fleet` (layout",
         "enumeration, exact cover, instance DP, nodes, mig-parted config). \"exact\" = the plan's optimality",
         "certificate is re-checked here against every valid layout enumerated by brute force with",
         "`placement.find_layout` and its bound equals the GPU count; plans of <= 12 GPUs with <= 20000 residual",

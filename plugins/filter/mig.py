@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """MIG filters: ``mig_capacity`` (extended resources of one node) and ``mig_plan`` (the planner).
 
-Both are thin wrappers over the pure engine in ``module_utils/_mig`` (``capacity`` and ``optimizer``);
+Both are thin wrappers over the pure engine in ``module_utils/_mig`` (``capacity`` and ``sizing``);
 documentation lives beside this file in ``mig_capacity.yml`` and ``mig_plan.yml``.
 """
 
@@ -15,7 +15,7 @@ from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import capacity
-from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import optimizer
+from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import sizing
 
 
 def _plain(value):
@@ -47,12 +47,12 @@ def mig_capacity(instance_type, config=None, layout=None, strategy="mixed", conf
         raise AnsibleFilterError("mig_capacity: %s" % to_native(exc))
 
 
-def mig_plan(demand, candidates=None, strategy="mixed", headroom=0, objective="gpus", name=optimizer.DEFAULT_NAME):
-    """The planner's result (same keys as the mig_plan module returns, plus ``warnings``)."""
+def mig_plan(demand, candidates=None, strategy="mixed", headroom=0, objective="gpus", name=sizing.DEFAULT_NAME):
+    """The fleet-sizing result (same keys as the mig_plan module returns, plus ``warnings``)."""
     try:
-        return optimizer.plan(_plain(demand), candidates=_plain(candidates), strategy=_plain(strategy),
-                              headroom=_plain(headroom), objective=_plain(objective), name=_plain(name))
-    except optimizer.PlanError as exc:
+        return sizing.size_fleet(_plain(demand), candidates=_plain(candidates), strategy=_plain(strategy),
+                                 headroom=_plain(headroom), objective=_plain(objective), name=_plain(name))
+    except sizing.SizingError as exc:
         raise AnsibleFilterError("mig_plan: %s" % to_native(exc))
 
 

@@ -383,7 +383,7 @@ alternatives:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import optimizer
+from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import sizing
 
 
 def main():
@@ -391,18 +391,18 @@ def main():
         argument_spec=dict(
             demand=dict(type="raw", required=True),
             candidates=dict(type="raw"),
-            strategy=dict(type="str", choices=list(optimizer.STRATEGIES), default="mixed"),
+            strategy=dict(type="str", choices=list(sizing.STRATEGIES), default="mixed"),
             headroom=dict(type="float", default=0),
-            objective=dict(type="str", choices=list(optimizer.OBJECTIVES), default="gpus"),
-            name=dict(type="str", default=optimizer.DEFAULT_NAME),
+            objective=dict(type="str", choices=list(sizing.OBJECTIVES), default="gpus"),
+            name=dict(type="str", default=sizing.DEFAULT_NAME),
         ),
         supports_check_mode=True,
     )
     params = module.params
     try:
-        result = optimizer.plan(params["demand"], candidates=params["candidates"], strategy=params["strategy"],
-                                headroom=params["headroom"], objective=params["objective"], name=params["name"])
-    except optimizer.PlanError as exc:
+        result = sizing.size_fleet(params["demand"], candidates=params["candidates"], strategy=params["strategy"],
+                                   headroom=params["headroom"], objective=params["objective"], name=params["name"])
+    except sizing.SizingError as exc:
         module.fail_json(msg=str(exc))
     for warning in result.pop("warnings", []):
         module.warn(warning)

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, gpu_slicing.eks contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The MIG planner against things written independently here.
+"""Fleet sizing (the mig_plan engine: sizing, sizing_solver, sizing_demand) against things written independently here.
 
 - Layouts: enumerated here by brute force over all count vectors, each checked with E's exact
   ``placement.find_layout`` (not with the planner's own enumeration).
@@ -25,8 +25,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import capacity, catalog, configs, optimizer, placement
-from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig.optimizer import PlanError
+from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import capacity, catalog, configs, placement, sizing, sizing_solver
+from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig.sizing import SizingError
 from ansible_collections.gpu_slicing.eks.tests.support.mig_brute_force import brute_min_gpus, brute_valid, certificate_bound
 
 MODELS = ["h100-80gb", "a100-40gb", "a30-24gb", "h200-141gb"]
@@ -43,8 +43,8 @@ def project(model_key, names):
 def test_enumeration_matches_brute_force_placement(model_key):
     model = catalog.gpu_model(model_key)
     names = [p.name for p in model.profiles]
-    assert optimizer.valid_layouts(model, names) == set(brute_valid(model_key)[1])
-    maximal = optimizer.maximal_layouts(model, names)
+    assert sizing_solver.valid_layouts(model, names) == set(brute_valid(model_key)[1])
+    maximal = sizing_solver.maximal_layouts(model, names)
     for vec in maximal:
         for name in names:
             grown = dict((n, c) for n, c in zip(names, vec) if c)
@@ -55,9 +55,9 @@ def test_enumeration_matches_brute_force_placement(model_key):
 def test_enumeration_of_a_subset_matches_projection():
     model = catalog.gpu_model("h100-80gb")
     names = ["1g.10gb", "2g.20gb", "3g.40gb"]
-    assert optimizer.valid_layouts(model, names) == project("h100-80gb", names)
+    assert sizing_solver.valid_layouts(model, names) == project("h100-80gb", names)
     # hand check: the maximal 1g/2g/3g layouts of an 8-slot GPU (3g sits on a half, 2g never starts at 6)
-    assert sorted(optimizer.maximal_layouts(model, names)) == sorted([
+    assert sorted(sizing_solver.maximal_layouts(model, names)) == sorted([
         (7, 0, 0), (5, 1, 0), (3, 2, 0), (1, 3, 0), (4, 0, 1), (2, 1, 1), (0, 2, 1), (0, 0, 2)])
 
 
@@ -78,11 +78,11 @@ def test_small_demands_match_brute_force(model_key, seed):
     for demand in _random_demands(model_key, 60, seed):
         names = [p.name for p in model.profiles if p.name in demand]
         vec = tuple(demand[n] for n in names)
-        layouts = optimizer.maximal_layouts(model, names)
-        cuts = optimizer._basic_cuts(model, names, layouts)
+        layouts = sizing_solver.maximal_layouts(model, names)
+        cuts = sizing_solver.basic_cuts(model, names, layouts)
         expected = brute_min_gpus(model_key, demand)
-        with_lp = optimizer.min_gpu_cover(vec, layouts, cuts)
-        without_lp = optimizer.min_gpu_cover(vec, layouts, cuts, use_lp=False)
+        with_lp = sizing_solver.min_gpu_cover(vec, layouts, cuts)
+        without_lp = sizing_solver.min_gpu_cover(vec, layouts, cuts, use_lp=False)
         assert with_lp.gpus == expected, demand
         assert without_lp.gpus == expected, demand
         for cover in (with_lp, without_lp):
@@ -94,8 +94,8 @@ def test_branch_and_bound_proves_gaps_by_search():
     model = catalog.gpu_model("h100-80gb")
     demand = {"1g.10gb+me": 6, "7g.80gb": 5}  # +me: one per GPU, 7g: a whole GPU -> 11, not 6
     names = ["1g.10gb+me", "7g.80gb"]
-    layouts = optimizer.maximal_layouts(model, names)
-    result = optimizer.min_gpu_cover((6, 5), layouts, optimizer._basic_cuts(model, names, layouts), use_lp=False)
+    layouts = sizing_solver.maximal_layouts(model, names)
+    result = sizing_solver.min_gpu_cover((6, 5), layouts, sizing_solver.basic_cuts(model, names, layouts), use_lp=False)
     assert result.gpus == 11 == brute_min_gpus("h100-80gb", demand)
     assert result.proof == "exhaustive-search" and result.lower_bound < 11 and result.nodes > 0
 
@@ -133,7 +133,7 @@ LARGE = [
 @pytest.mark.parametrize("demand", LARGE, ids=[str(i) for i in range(len(LARGE))])
 def test_large_demands_certificate_checked_independently(demand):
     model = catalog.gpu_model("h100-80gb")
-    result = optimizer.plan(demand, candidates=["p5.48xlarge"])
+    result = sizing.size_fleet(demand, candidates=["p5.48xlarge"])
     bound = certificate_bound("h100-80gb", result["optimality"]["certificate"], demand)
     assert bound is not None, "the certificate is not dual feasible: a valid GPU layout weighs more than 1"
     assert result["optimality"]["proof"] == "lower-bound"
@@ -176,7 +176,7 @@ HAND = [
 
 @pytest.mark.parametrize("demand,candidates,strategy,gpus,instances", HAND, ids=[str(i) for i in range(len(HAND))])
 def test_hand_computed_plans(demand, candidates, strategy, gpus, instances):
-    result = optimizer.plan(demand, candidates=candidates, strategy=strategy)
+    result = sizing.size_fleet(demand, candidates=candidates, strategy=strategy)
     assert result["gpus"] == gpus
     assert result["instances"] == instances
     prices = dict((t, catalog.INSTANCE_TYPES[t].price_usd_hour) for t in instances)
@@ -186,15 +186,15 @@ def test_hand_computed_plans(demand, candidates, strategy, gpus, instances):
 def test_cost_objective_can_prefer_more_gpus():
     demand = {"1g.10gb": 8}
     # H100: 2 GPUs; A100-40GB: 1g.10gb is 4 per GPU -> also 2 GPUs, but p4d (8 GPUs) is cheaper than p5.48xlarge
-    by_gpus = optimizer.plan(demand, candidates=["p5.48xlarge", "p4d.24xlarge"])
+    by_gpus = sizing.size_fleet(demand, candidates=["p5.48xlarge", "p4d.24xlarge"])
     assert by_gpus["gpus"] == 2 and by_gpus["gpu_model"] == "a100-40gb"
     # price p4d high: same GPU count, cheaper p5 wins
-    pricey = optimizer.plan(demand, candidates={"p5.48xlarge": None, "p4d.24xlarge": 99.0})
+    pricey = sizing.size_fleet(demand, candidates={"p5.48xlarge": None, "p4d.24xlarge": 99.0})
     assert pricey["gpu_model"] == "h100-80gb"
     # cost objective: a 3-GPU model that is cheaper wins only with objective=cost
     demand = {"1g.10gb": 12}  # H100: 2 GPUs; A100-40GB: 3 GPUs
-    assert optimizer.plan(demand, candidates=["p5.48xlarge", "p4d.24xlarge"])["gpu_model"] == "h100-80gb"
-    cheapest = optimizer.plan(demand, candidates=["p5.48xlarge", "p4d.24xlarge"], objective="cost")
+    assert sizing.size_fleet(demand, candidates=["p5.48xlarge", "p4d.24xlarge"])["gpu_model"] == "h100-80gb"
+    cheapest = sizing.size_fleet(demand, candidates=["p5.48xlarge", "p4d.24xlarge"], objective="cost")
     assert cheapest["gpu_model"] == "a100-40gb" and cheapest["gpus"] == 3
 
 
@@ -207,28 +207,28 @@ def test_cheapest_instances_against_enumeration():
                 continue
             key = (round(a * 50.0 + b * 7.0 + c * 26.0, 6), a * 8 + b + c * 4, a + b + c)
             best = key if best is None or key < best else best
-        choice = optimizer.cheapest_instances(gpus, types)
+        choice = sizing_solver.cheapest_instances(gpus, types)
         assert (choice.hourly_cost, choice.provisioned_gpus, sum(choice.counts.values())) == best, gpus
 
 
 def test_unpriced_types_are_used_only_without_priced_ones():
-    choice = optimizer.cheapest_instances(3, [("p5e.48xlarge", 8, None), ("p5en.48xlarge", 8, 63.296)])
+    choice = sizing_solver.cheapest_instances(3, [("p5e.48xlarge", 8, None), ("p5en.48xlarge", 8, 63.296)])
     assert dict(choice.counts) == {"p5en.48xlarge": 1} and choice.hourly_cost == 63.296
-    only = optimizer.cheapest_instances(3, [("p5e.48xlarge", 8, None)])
+    only = sizing_solver.cheapest_instances(3, [("p5e.48xlarge", 8, None)])
     assert dict(only.counts) == {"p5e.48xlarge": 1} and only.hourly_cost is None
-    result = optimizer.plan({"1g.18gb": 3}, candidates=["p5e.48xlarge"])
+    result = sizing.size_fleet({"1g.18gb": 3}, candidates=["p5e.48xlarge"])
     assert result["hourly_cost"] is None and result["instances"] == {"p5e.48xlarge": 1}
 
 
 def test_headroom_rounds_up_per_profile():
-    result = optimizer.plan({"1g.10gb": 10, "3g.40gb": 1}, candidates=["p5.4xlarge"], headroom=25)
+    result = sizing.size_fleet({"1g.10gb": 10, "3g.40gb": 1}, candidates=["p5.4xlarge"], headroom=25)
     assert result["demand_with_headroom"] == {"1g.10gb": 13, "3g.40gb": 2}  # ceil(12.5), ceil(1.25)
     assert result["demand"] == {"1g.10gb": 10, "3g.40gb": 1}
     assert result["headroom_percent"] == 25.0
 
 
 def test_plan_outputs_are_consistent_with_capacity_and_configs():
-    result = optimizer.plan({"1g.10gb": 19, "2g.20gb": 5, "3g.40gb": 3, "7g.80gb": 1}, candidates=["p5.48xlarge"])
+    result = sizing.size_fleet({"1g.10gb": 19, "2g.20gb": 5, "3g.40gb": 3, "7g.80gb": 1}, candidates=["p5.48xlarge"])
     _check_plan(result)
 
 
@@ -278,11 +278,11 @@ H100_NAMES = [p.name for p in catalog.gpu_model("h100-80gb").profiles]
 @example(demand={"1g.10gb": 0, "1g.10gb+me": 1}, strategy="single", candidates=["p5.48xlarge"], headroom=0)  # was a KeyError
 def test_property_plans_are_valid(demand, strategy, candidates, headroom):
     if not any(demand.values()):
-        with pytest.raises(PlanError, match="demand is empty"):
-            optimizer.plan(demand, candidates=candidates, strategy=strategy)
+        with pytest.raises(SizingError, match="demand is empty"):
+            sizing.size_fleet(demand, candidates=candidates, strategy=strategy)
         return
     before = copy.deepcopy(demand)
-    result = optimizer.plan(demand, candidates=candidates, strategy=strategy, headroom=headroom)
+    result = sizing.size_fleet(demand, candidates=candidates, strategy=strategy, headroom=headroom)
     assert demand == before
     _check_plan(result)
     wanted = dict((n, c) for n, c in demand.items() if c)
@@ -323,13 +323,13 @@ BAD = [
 @pytest.mark.parametrize("demand,kwargs,message", BAD, ids=[str(i) for i in range(len(BAD))])
 def test_bad_input_is_a_clear_error(demand, kwargs, message):
     before = copy.deepcopy((demand, kwargs))
-    with pytest.raises(PlanError, match=message):
-        optimizer.plan(demand, **kwargs)
+    with pytest.raises(SizingError, match=message):
+        sizing.size_fleet(demand, **kwargs)
     assert (demand, kwargs) == before
 
 
 def test_workload_demand_aggregates_and_warns_for_multi_slice_pods():
-    result = optimizer.plan([
+    result = sizing.size_fleet([
         {"name": "llm", "replicas": 3, "profile": "3g.40gb"},
         {"name": "pair", "replicas": 2, "resources": {"1g.10gb": 2}},
         {"profile": "nvidia.com/mig-1g.10gb.me"},
@@ -340,13 +340,13 @@ def test_workload_demand_aggregates_and_warns_for_multi_slice_pods():
 
 def test_warns_when_no_node_can_hold_one_multi_slice_pod():
     # one pod wants 3x 3g.40gb: on 1-GPU p5.4xlarge nodes (two 3g each) it can never be scheduled
-    result = optimizer.plan([{"name": "big", "resources": {"3g.40gb": 3}}], candidates=["p5.4xlarge"])
+    result = sizing.size_fleet([{"name": "big", "resources": {"3g.40gb": 3}}], candidates=["p5.4xlarge"])
     assert any("no planned node holds all 3x 3g.40gb of one pod of workload big" in w for w in result["warnings"])
     # on a p5.48xlarge node (16 possible) it fits: no such warning
-    result = optimizer.plan([{"name": "big", "resources": {"3g.40gb": 3}}], candidates=["p5.48xlarge"])
+    result = sizing.size_fleet([{"name": "big", "resources": {"3g.40gb": 3}}], candidates=["p5.48xlarge"])
     assert not any("no planned node holds" in w for w in result["warnings"])
 
 
 def test_prices_may_be_numeric_text():
-    result = optimizer.plan({"1g.10gb": 7}, candidates={"p5.4xlarge": "5.5", "p5.48xlarge": None})
+    result = sizing.size_fleet({"1g.10gb": 7}, candidates={"p5.4xlarge": "5.5", "p5.48xlarge": None})
     assert result["instances"] == {"p5.4xlarge": 1} and result["hourly_cost"] == 5.5
