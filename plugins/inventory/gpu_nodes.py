@@ -163,7 +163,7 @@ _GPU_FACTS = {}
 def aws_edge():
     """The boto3 edge, imported on first use: importing boto3 is a good part of a cache hit's cost, and a cache
     hit never talks to AWS."""
-    from ansible_collections.gpu_slicing.eks.plugins.module_utils import _aws
+    from ansible_collections.gpu_slicing.eks.plugins.plugin_utils import _aws
 
     return _aws
 

@@ -14,7 +14,7 @@ import pytest
 
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 
-from ansible_collections.gpu_slicing.eks.plugins.module_utils import _aws
+from ansible_collections.gpu_slicing.eks.plugins.plugin_utils import _aws
 
 
 def client_error(code, status=400, message="boom"):
