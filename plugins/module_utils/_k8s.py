@@ -20,6 +20,8 @@ import os
 import random
 import time
 
+from ansible_collections.gpu_slicing.eks.plugins.module_utils import _karpenter as karpenter
+
 try:
     import kubernetes
     from kubernetes.client.rest import ApiException
@@ -73,9 +75,8 @@ class Kind(object):
         self.api_version, self.plural, self.kind = api_version, plural, kind
 
 
-NODEPOOL = Kind("karpenter.sh/v1", "nodepools", "NodePool")
-EC2NODECLASS = Kind("karpenter.k8s.aws/v1", "ec2nodeclasses", "EC2NodeClass")
-NODEOVERLAY = Kind("karpenter.sh/v1alpha1", "nodeoverlays", "NodeOverlay")
+# the Karpenter kinds, from the one place their apiVersions are written (_karpenter.KINDS)
+NODEPOOL, EC2NODECLASS, NODEOVERLAY = (Kind(api_version, plural, kind) for kind, api_version, plural in karpenter.KINDS)
 
 
 def auth_params(params):

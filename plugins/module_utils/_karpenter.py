@@ -26,9 +26,17 @@ import re
 
 from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import catalog
 
+# The Karpenter API this collection speaks, written only here: _k8s.py, the karpenter_kinds lookup (used by
+# playbooks/verify.yml) and the builders below read it.
 NODEPOOL_API_VERSION = "karpenter.sh/v1"
 EC2NODECLASS_API_VERSION = "karpenter.k8s.aws/v1"
 NODEOVERLAY_API_VERSION = "karpenter.sh/v1alpha1"
+# kind -> (apiVersion, plural); all three are cluster-scoped
+KINDS = (
+    ("NodePool", NODEPOOL_API_VERSION, "nodepools"),
+    ("EC2NodeClass", EC2NODECLASS_API_VERSION, "ec2nodeclasses"),
+    ("NodeOverlay", NODEOVERLAY_API_VERSION, "nodeoverlays"),
+)
 
 MIG_CONFIG_LABEL = "nvidia.com/mig.config"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
@@ -42,8 +50,18 @@ DISCOVERY_TAG = "karpenter.sh/discovery"
 DEFAULT_AMI_ALIAS = "al2023@v20261101"
 DEFAULT_TAINTS = ({"key": "nvidia.com/gpu", "effect": "NoSchedule"},)
 
-# Karpenter's karpenter.k8s.aws/instance-gpu-name values of MIG-capable GPUs we can resolve through the catalog.
-GPU_NAMES = ("a100", "h100", "h200", "b200", "b300")
+
+def _catalog_gpu_names():
+    names = []
+    for spec in catalog.INSTANCE_TYPES.values():
+        model = catalog.GPU_MODELS[spec.gpu_model]
+        if model.mig_capable and model.karpenter_gpu_name not in names:
+            names.append(model.karpenter_gpu_name)
+    return tuple(names)
+
+
+# Karpenter's karpenter.k8s.aws/instance-gpu-name values of MIG-capable GPUs on an EC2 instance type of the catalog.
+GPU_NAMES = _catalog_gpu_names()
 CAPACITY_TYPES = ("spot", "on-demand", "reserved")
 
 # ---- compact form of the CRD constraints (kept in sync by tests/unit/plugins/module_utils/test_karpenter.py) ----

@@ -66,7 +66,7 @@ options:
         C(p5.4xlarge) and C(p5.48xlarge)).
     type: list
     elements: str
-    choices: [a100, h100, h200, b200, b300]
+    choices: [a100, h100, h200, b200, b300, gb200]
   capacity_types:
     description:
       - Allowed capacity types (requirement on C(karpenter.sh/capacity-type)). V(reserved) needs
