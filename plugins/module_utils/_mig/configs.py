@@ -20,6 +20,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import collections
+import copy
 import difflib
 import json
 import re
@@ -180,6 +181,15 @@ def builtin_config(label):
     if label not in configs:
         raise _unknown_label(label, list(configs), "the built-in configs")
     return configs[label]
+
+
+def builtin_document_entries(label):
+    """The mig-parted v1 entries of a built-in label as written in the document (a copy), for building new documents.
+
+    Unknown labels raise MigConfigError with suggestions, like ``builtin_config``.
+    """
+    builtin_config(label)
+    return copy.deepcopy(_builtin_configs.BUILTIN_CONFIG["mig-configs"][label])
 
 
 def select_entries(config_doc_or_label, label=None):

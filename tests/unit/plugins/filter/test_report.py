@@ -19,11 +19,12 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.gpu_slicing.eks.plugins.filter import mig as mig_filters
-from ansible_collections.gpu_slicing.eks.plugins.filter import report
+from ansible_collections.gpu_slicing.eks.plugins.filter import mig_parted, node_resources, report
 from ansible_collections.gpu_slicing.eks.tests.support import fake_device_plugin
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", ".."))
 SIM_CTL = os.path.join(ROOT, "tests", "simulators", "nvidia-smi-sim")
+HTML_TEMPLATE = os.path.join(ROOT, "playbooks", "templates", "mig-report.html.j2")
 CAPTURE = os.path.join(ROOT, "tests", "data", "nvidia-smi", "h100-80gb-hbm3_driver-580.159.04", "L.txt")
 MODES = ["--query-gpu=index,mig.mode.current", "--format=csv,noheader"]
 
@@ -53,10 +54,10 @@ def _smi(wrapper, *args):
 
 def test_real_capture_whole_gpu():
     listing = _capture_output(CAPTURE)
-    gpus = report.nvidia_smi_gpus(listing)
+    gpus = node_resources.nvidia_smi_gpus(listing)
     assert gpus == [{"index": 0, "name": "NVIDIA H100 80GB HBM3", "uuid": "GPU-25bd35c4-38ce-a0ef-ebe7-b024f5545ed8",
                      "mig_devices": []}]
-    assert report.nvidia_smi_resources(listing, "0, Disabled\n", "mixed") == {"nvidia.com/gpu": 1}
+    assert node_resources.nvidia_smi_resources(listing, "0, Disabled\n", "mixed") == {"nvidia.com/gpu": 1}
 
 
 @pytest.mark.parametrize("init_args,instance_type,config,strategy,expected", [
@@ -70,7 +71,7 @@ def test_real_capture_whole_gpu():
 ])
 def test_resources_agree_with_device_plugin_and_capacity(sim, init_args, instance_type, config, strategy, expected):
     wrapper = sim(*init_args)
-    ours = report.nvidia_smi_resources(_smi(wrapper, "-L"), _smi(wrapper, *MODES), strategy)
+    ours = node_resources.nvidia_smi_resources(_smi(wrapper, "-L"), _smi(wrapper, *MODES), strategy)
     assert ours == expected
     assert fake_device_plugin.enumerate_resources(wrapper, strategy) == expected
     capacity = mig_filters.FilterModule().filters()["mig_capacity"](instance_type, config=config, strategy=strategy)
@@ -80,42 +81,51 @@ def test_resources_agree_with_device_plugin_and_capacity(sim, init_args, instanc
 def test_media_extension_profile_gets_a_valid_resource_name(sim):
     wrapper = sim("--model", "h100-80gb", "--gpus", "1", "--mig", "enabled", "--layout", "1g.10gb+me,1g.10gb")
     expected = {"nvidia.com/mig-1g.10gb.me": 1, "nvidia.com/mig-1g.10gb": 1}
-    assert report.nvidia_smi_resources(_smi(wrapper, "-L"), _smi(wrapper, *MODES), "mixed") == expected
+    assert node_resources.nvidia_smi_resources(_smi(wrapper, "-L"), _smi(wrapper, *MODES), "mixed") == expected
     assert fake_device_plugin.enumerate_resources(wrapper, "mixed") == expected
 
 
 def test_enabled_gpu_without_instances_advertises_nothing_under_mixed(sim):
     wrapper = sim("--model", "h100-80gb", "--gpus", "2", "--mig", "enabled")
-    assert report.nvidia_smi_resources(_smi(wrapper, "-L"), _smi(wrapper, *MODES), "mixed") == {}
+    assert node_resources.nvidia_smi_resources(_smi(wrapper, "-L"), _smi(wrapper, *MODES), "mixed") == {}
     assert fake_device_plugin.enumerate_resources(wrapper, "mixed") == {}
 
 
 def test_single_strategy_refuses_mixed_profiles(sim):
     wrapper = sim("--model", "h100-80gb", "--gpus", "2", "--mig", "enabled", "--layout", "3g.40gb,2g.20gb,1g.10gb,1g.10gb")
     with pytest.raises(AnsibleFilterError, match="strategy 'single' needs"):
-        report.nvidia_smi_resources(_smi(wrapper, "-L"), _smi(wrapper, *MODES), "single")
+        node_resources.nvidia_smi_resources(_smi(wrapper, "-L"), _smi(wrapper, *MODES), "single")
     # the real plugin refuses such a layout; GFD labels it -MIG-INVALID with count 0
     assert fake_device_plugin.enumerate_resources(wrapper, "single") == {"nvidia.com/gpu": 0}
 
 
 @pytest.mark.parametrize("listing,modes,strategy,message", [
     ("garbage line\n", "", "mixed", "unexpected line"),
+    ("GPU 0: X (UUID: GPU-1)\nGPU 1: Y (UUID: GPU-2) trailing\n", "0, Enabled\n1, Enabled\n", "mixed", "unexpected line"),
+    ("GPU 0: X (UUID: GPU-1)\n  MIG 1g.10gb Device 0 (no uuid)\n", "0, Enabled\n", "mixed", "unexpected line"),
     ("GPU 0: X (UUID: GPU-1)\n", "", "mixed", "no mig.mode reported"),
     ("GPU 0: X (UUID: GPU-1)\n", "0, Enabled\n", "weird", "strategy must be one of"),
     ("GPU 0: X (UUID: GPU-1)\n", "zero, Enabled\n", "mixed", "unexpected mig.mode line"),
 ])
 def test_bad_input_is_a_clear_error(listing, modes, strategy, message):
     with pytest.raises(AnsibleFilterError, match=message):
-        report.nvidia_smi_resources(listing, modes, strategy)
+        node_resources.nvidia_smi_resources(listing, modes, strategy)
+
+
+def test_mig_devices_come_from_the_shared_parser(sim):
+    wrapper = sim("--model", "h100-80gb", "--gpus", "1", "--mig", "enabled", "--layout", "3g.40gb,1g.10gb")
+    gpus = node_resources.nvidia_smi_gpus(_smi(wrapper, "-L"))
+    assert [(d["profile"], d["device_index"]) for d in gpus[0]["mig_devices"]] == [("3g.40gb", 0), ("1g.10gb", 1)]
+    assert all(d["uuid"].startswith("MIG-") for d in gpus[0]["mig_devices"])
 
 
 def test_resource_drift():
     expected = {"nvidia.com/mig-1g.10gb": 56}
-    assert report.resource_drift({"cpu": "8", "nvidia.com/mig-1g.10gb": "56", "nvidia.com/gpu": "0"}, expected) == []
-    assert report.resource_drift({"nvidia.com/gpu": "8"}, expected) == [
+    assert node_resources.resource_drift({"cpu": "8", "nvidia.com/mig-1g.10gb": "56", "nvidia.com/gpu": "0"}, expected) == []
+    assert node_resources.resource_drift({"nvidia.com/gpu": "8"}, expected) == [
         "nvidia.com/gpu: expected 0, allocatable 8", "nvidia.com/mig-1g.10gb: expected 56, allocatable 0"]
     with pytest.raises(AnsibleFilterError, match="not a whole number"):
-        report.resource_drift({"nvidia.com/gpu": "1k"}, {})
+        node_resources.resource_drift({"nvidia.com/gpu": "1k"}, {})
 
 
 def _report():
@@ -138,12 +148,36 @@ def test_markdown_report():
     assert "- NodeOverlay `p5-p5-48xlarge`: capacity: nvidia.com/mig-1g.10gb=56" in text
 
 
-def test_html_report_is_self_contained_and_escaped():
-    page = report.mig_report_html(_report())
+def _render_html_template(report_data):
+    """Render playbooks/templates/mig-report.html.j2 with Ansible's own templating, as the template task does."""
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar
+    with open(HTML_TEMPLATE, encoding="utf-8") as handle:
+        text = handle.read()
+    try:
+        from ansible.template import trust_as_template  # ansible-core >= 2.19: file content must be trusted
+        text = trust_as_template(text)
+    except ImportError:  # pragma: no cover - ansible-core 2.18
+        pass
+    return Templar(loader=DataLoader(), variables={"verify_report": report_data}).template(text)
+
+
+def test_html_report_template_is_self_contained_and_escaped():
+    page = _render_html_template(_report())
     assert page.startswith("<!DOCTYPE html>") and "<style>" in page
     assert "<script>" not in page and "n1&lt;script&gt;" in page and "boom &amp; bust" in page
+    assert "a|b" in page and "nvidia.com/gpu=8" in page and "<li>GPU 0 H100: 1g.10gb</li>" in page
     assert "http" not in page and "<link" not in page and "src=" not in page
     assert '<tr class="bad">' in page
+    assert "<code>p5</code>: mig.config=all-1g.10gb, types=p5.48xlarge, limits=-" in page
+
+
+def test_html_report_template_escapes_drift_and_devices():
+    data = _report()
+    data["nodes"][0]["drift"] = ["<b>x</b>"]
+    data["nodes"][0]["gpus"][0]["mig_devices"] = [{"profile": "<i>"}]
+    page = _render_html_template(data)
+    assert "<b>x</b>" not in page and "&lt;b&gt;x&lt;/b&gt;" in page and "&lt;i&gt;" in page
 
 
 def test_report_needs_nodes():
@@ -152,10 +186,10 @@ def test_report_needs_nodes():
 
 
 def test_mig_parted_config():
-    doc = report.mig_parted_config({"custom": ["3g.40gb", "1g.10gb", "1g.10gb"]}, ["all-balanced"])
+    doc = mig_parted.mig_parted_config({"custom": ["3g.40gb", "1g.10gb", "1g.10gb"]}, ["all-balanced"])
     assert list(doc["mig-configs"]) == ["all-disabled", "all-enabled", "all-balanced", "custom"]
     assert doc["mig-configs"]["custom"] == [{"devices": "all", "mig-enabled": True, "mig-devices": {"3g.40gb": 1, "1g.10gb": 2}}]
     with pytest.raises(AnsibleFilterError, match="did you mean"):
-        report.mig_parted_config({}, ["all-1g.1gb"])
+        mig_parted.mig_parted_config({}, ["all-1g.1gb"])
     with pytest.raises(AnsibleFilterError, match="mapping label"):
-        report.mig_parted_config(["all-1g.10gb"])
+        mig_parted.mig_parted_config(["all-1g.10gb"])
