@@ -80,9 +80,15 @@ venv: $(VENV_STAMP)
 
 $(VENV_STAMP): requirements-dev.txt
 	@test -n "$(PYTHON)" || { echo "error: no Python 3.11-3.13 found (PATH or ~/.pyenv/versions)" >&2; exit 1; }
-	@test -x $(VENV)/bin/python || { echo "creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
-	$(VENV)/bin/$(PIP_INSTALL) -r requirements-dev.txt
-	$(VENV)/bin/pip check
+	@start=$$(date +%s); \
+	if ! test -x $(VENV)/bin/python; then \
+	  echo "first setup: creating $(VENV) with $(PYTHON) and the pinned requirements-dev.txt from PyPI"; \
+	  echo "  (once; about 3-6 minutes on 2 cores with an empty pip cache, under a minute with a warm one)"; \
+	  $(PYTHON) -m venv $(VENV) || { echo "error: '$(PYTHON) -m venv' failed (Debian/Ubuntu: apt install python3-venv)" >&2; exit 1; }; \
+	fi; \
+	$(VENV)/bin/$(PIP_INSTALL) -r requirements-dev.txt; \
+	$(VENV)/bin/pip check; \
+	echo "setup of $(VENV) took $$(( $$(date +%s) - start )) s"
 	@touch $@
 
 venv-next: $(VENV_NEXT_STAMP)

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, gpu_slicing.eks contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""demo/run_demo.py leftovers handling and hacking/gen_docs.py markup (the demo itself runs in `make demo`)."""
+"""The stand-in world's leftovers handling (tests/support/world.py, used by the demo, molecule and bench), the
+demo's command line, and hacking/gen_docs.py markup (the demo itself runs in `make demo`)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -16,6 +17,8 @@ import time
 
 import pytest
 
+from ansible_collections.gpu_slicing.eks.tests.support import world as stand_in
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 
 
@@ -29,6 +32,13 @@ def _load(relative, name):
 @pytest.fixture(scope="module")
 def demo():
     return _load(os.path.join("demo", "run_demo.py"), "gpu_slicing_demo")
+
+
+@pytest.fixture
+def world(monkeypatch):
+    # SSH host cleanup has its own tests (test_ssh_hosts.py, tests/unit/support); here only processes and files
+    monkeypatch.setattr(stand_in.ssh_hosts, "cleanup_leftovers", lambda: [])
+    return stand_in
 
 
 @pytest.fixture(scope="module")
@@ -55,11 +65,9 @@ def _gone(proc, timeout=10.0):
     return False
 
 
-def test_clean_leftovers_kills_recorded_processes_only_when_their_command_line_matches(demo, tmp_path, monkeypatch):
-    # namespace cleanup has its own tests (tests/unit/support); here only the recorded processes and files
-    monkeypatch.setattr(demo.netns, "cleanup_leftovers", lambda: [])
-    ours = _sleeper("moto.server-leftover", demo)
-    reused = _sleeper("an-unrelated-process", demo)
+def test_clean_leftovers_kills_recorded_processes_only_when_their_command_line_matches(world, tmp_path):
+    ours = _sleeper("moto.server-leftover", world)
+    reused = _sleeper("an-unrelated-process", world)
     try:
         workdir = tmp_path / "demo"
         (workdir / "report").mkdir(parents=True)
@@ -68,10 +76,9 @@ def test_clean_leftovers_kills_recorded_processes_only_when_their_command_line_m
         (workdir / "site.log").write_text("old log")
         state = {"pids": {"moto": {"pid": ours.pid, "marker": "moto.server"},
                           # a recorded pid now used by another program: must survive
-                          "kube_emulator": {"pid": reused.pid, "marker": "kube_emulator"}},
-                 "netns": []}
+                          "kube_emulator": {"pid": reused.pid, "marker": "kube_emulator"}}}
         (workdir / "state.json").write_text(json.dumps(state))
-        removed = demo.clean_leftovers(str(workdir))
+        removed = world.clean_leftovers(str(workdir))
         assert _gone(ours), "the recorded leftover process still runs"
         assert reused.poll() is None, "a process whose command line does not match was killed"
         assert removed[0] == "moto (pid %d)" % ours.pid
@@ -84,21 +91,20 @@ def test_clean_leftovers_kills_recorded_processes_only_when_their_command_line_m
                 proc.wait()
 
 
-def test_clean_leftovers_without_state_is_a_no_op(demo, tmp_path, monkeypatch):
-    monkeypatch.setattr(demo.netns, "cleanup_leftovers", lambda: [])
-    assert demo.clean_leftovers(str(tmp_path / "absent")) == []
+def test_clean_leftovers_without_state_is_a_no_op(world, tmp_path):
+    assert world.clean_leftovers(str(tmp_path / "absent")) == []
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "state.json").write_text("{not json")
-    assert demo.clean_leftovers(str(tmp_path / "broken")) == []
+    assert world.clean_leftovers(str(tmp_path / "broken")) == []
     assert os.listdir(str(tmp_path / "broken")) == []
 
 
-def test_kill_group_ignores_a_pid_whose_command_line_lacks_the_marker(demo):
-    proc = _sleeper("innocent", demo)
+def test_kill_group_ignores_a_pid_whose_command_line_lacks_the_marker(world):
+    proc = _sleeper("innocent", world)
     try:
-        demo._kill_group(proc.pid, marker="ansible-playbook", timeout=1.0)
+        world._kill_group(proc.pid, marker="ansible-playbook", timeout=1.0)
         assert proc.poll() is None
-        demo._kill_group(proc.pid, marker="innocent", timeout=5.0)
+        world._kill_group(proc.pid, marker="innocent", timeout=5.0)
         assert _gone(proc)
     finally:
         if proc.poll() is None:
@@ -106,10 +112,41 @@ def test_kill_group_ignores_a_pid_whose_command_line_lacks_the_marker(demo):
             proc.wait()
 
 
-def test_recap_counts_sum_over_hosts(demo):
+def test_clean_leftovers_stops_recorded_ssh_hosts(tmp_path, monkeypatch):
+    stopped = []
+    monkeypatch.setattr(stand_in.ssh_hosts, "cleanup_leftovers", lambda: [])
+    monkeypatch.setattr(stand_in.ssh_hosts, "destroy_state", stopped.append)
+    hosts = {"mode": "sshd", "run": "r1", "servers": [], "hosts": [{"name": "gse-r1-0"}, {"name": "gse-r1-1"}]}
+    (tmp_path / "state.json").write_text(json.dumps({"pids": {}, "hosts": hosts}))
+    assert stand_in.clean_leftovers(str(tmp_path)) == ["2 sshd SSH hosts"]
+    assert stopped == [hosts]
+
+
+def test_recap_counts_sum_over_hosts(world):
     recap = ["node-a : ok=48   changed=10   unreachable=0    failed=0    skipped=12",
              "localhost : ok=17   changed=2    unreachable=0    failed=1    skipped=2"]
-    assert demo._recap_counts(recap) == {"ok": 65, "changed": 12, "unreachable": 0, "failed": 1, "skipped": 14}
+    assert world.recap_counts(recap) == {"ok": 65, "changed": 12, "unreachable": 0, "failed": 1, "skipped": 14}
+
+
+def test_bench_fleet_is_four_p5_per_p4d():
+    assert [(g.instance_type, g.count) for g in stand_in.bench_fleet(50)] == [("p5.48xlarge", 40), ("p4d.24xlarge", 10)]
+    assert [(g.instance_type, g.count) for g in stand_in.bench_fleet(1)] == [("p5.48xlarge", 1)]
+
+
+def test_world_refuses_a_bad_fleet_before_starting_anything(tmp_path, monkeypatch):
+    monkeypatch.setattr(stand_in.ssh_hosts, "choose_mode", lambda mode: ("asyncssh", "test"))
+    with pytest.raises(stand_in.WorldError, match="1 names for 2 p5.48xlarge instances"):
+        stand_in.World(str(tmp_path / "w"), fleet=[stand_in.Group("gpu", "p5.48xlarge", 2, "h100-80gb", "p", None,
+                                                                  names=["only-one"])])
+    with pytest.raises(stand_in.WorldError, match="GPU group p4d.24xlarge needs a simulator model"):
+        stand_in.World(str(tmp_path / "w"), fleet=[stand_in.Group("gpu", "p4d.24xlarge", 1, None, "p", None)])
+    assert not (tmp_path / "w").exists()
+
+
+def test_demo_refuses_an_unknown_ssh_hosts_mode(demo, capsys):
+    with pytest.raises(SystemExit):
+        demo.main(["--ssh-hosts", "docker"])
+    assert "invalid choice: 'docker'" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("source, expected", [
