@@ -119,7 +119,7 @@ def main():
     parser.add_argument("--forks", type=int, default=25)
     parser.add_argument("--workdir", default=os.path.join(ROOT, "build", "site-bench"))
     parser.add_argument("--append", action="store_true", help="write the section into bench/RESULTS.md")
-    stand_in.add_ssh_hosts_option(parser)
+    stand_in.add_world_options(parser)
     args = parser.parse_args()
     if not 1 <= args.nodes <= 512:
         parser.error("--nodes must be between 1 and 512")

@@ -48,28 +48,37 @@ class Progress:
         sys.stdout.flush()
 
     def done(self, detail=""):
-        print("ok (%.1fs)%s" % (time.monotonic() - self.stage_start, ("  " + detail) if detail else ""))
+        print("ok (%.1fs)%s" % (time.monotonic() - self.stage_start, ("  " + detail) if detail else ""), flush=True)
 
     def line(self, text):
-        print("[%5.1fs]   %s" % (time.monotonic() - self.start, text))
+        print("[%5.1fs]   %s" % (time.monotonic() - self.start, text), flush=True)
 
 
 def run(args):
     progress = Progress()
     workdir = os.path.abspath(args.workdir)
     print("gpu_slicing.eks demo: the real site.yml against SIMULATORS on this machine (no AWS, no cluster, no GPU)")
-    print("  EC2 = moto over HTTP, GPUs = the nvidia-smi simulator behind real SSH servers, device plugin = a stand-in")
-    print("  that reads each node's nvidia-smi; Kubernetes is said below.")
+    print("  EC2 = moto over HTTP, GPUs = the nvidia-smi simulator behind real SSH servers, kubelet/device plugin =")
+    print("  stand-ins that read each node's nvidia-smi; which Kubernetes runs is said below.")
     try:
         mode, why = ssh_hosts.choose_mode(args.ssh_hosts)
     except ssh_hosts.HostsError as exc:
         print("error: the demo needs SSH hosts for its GPU nodes: %s" % exc, file=sys.stderr)
         return 2
-    print("  SSH hosts: %s: %s (%s)\n" % (mode, ssh_hosts.describe(mode), why))
+    print("  SSH hosts: %s: %s (%s)" % (mode, ssh_hosts.describe(mode), why))
+    try:
+        kube_mode, kube_why = stand_in.choose_kube(args.kube, log=lambda text: print("  " + text, flush=True))
+    except stand_in.WorldError as exc:
+        print("error: %s" % exc, file=sys.stderr)
+        return 2
+    print("  Kubernetes: %s\n" % ("the real control plane (kube-apiserver, etcd, kube-scheduler, kube-controller-manager "
+                                   "from tests/support/kube/go.mod)" if kube_mode == "control-plane" else
+                                   "the project's API emulator, NOT a real kube-apiserver: %s" % kube_why))
     progress.stage("cleaning leftovers of earlier runs")
     removed = stand_in.clean_leftovers(workdir)
     progress.done("removed: %s" % ", ".join(removed) if removed else "none found")
-    world = stand_in.World(workdir, fleet=stand_in.DEMO_FLEET, cluster=CLUSTER, ssh_mode=mode)
+    world = stand_in.World(workdir, fleet=stand_in.DEMO_FLEET, cluster=CLUSTER, ssh_mode=mode, kube_mode=kube_mode,
+                           kube_why=kube_why, log=progress.line)
     try:
         progress.stage("EC2: moto server with an EKS fleet")
         world.start_ec2()
@@ -92,7 +101,11 @@ def run(args):
                                                              getattr(host, "user", "root"), instance["ssh"]["host"],
                                                              instance["model"]))
 
-        progress.stage("device plugin stand-in: a pod per GPU node, nvidia.com/* from each node's nvidia-smi")
+        if world.kube_mode == "control-plane":
+            progress.stage("kubelet stand-in: Node/pod status, nvidia.com/* from each node's nvidia-smi when its "
+                           "device-plugin pod starts")
+        else:
+            progress.stage("device plugin stand-in: a pod per GPU node, nvidia.com/* from each node's nvidia-smi")
         world.start_device_plugin()
         progress.done()
 
@@ -130,7 +143,7 @@ def run(args):
               % (world.kube_backend, mode))
         return 0
     finally:
-        sys.stdout.write("[%5.1fs] tearing down (device plugin stand-in, Kubernetes, moto, SSH hosts) ... "
+        sys.stdout.write("[%5.1fs] tearing down (stand-ins, Kubernetes, moto, SSH hosts) ... "
                          % (time.monotonic() - progress.start))
         sys.stdout.flush()
         errors = world.teardown()
@@ -142,7 +155,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", default=DEFAULT_WORKDIR, help="state, logs and the report (default: build/demo)")
     parser.add_argument("--rerun", action="store_true", help="run site.yml a second time and require changed=0")
-    stand_in.add_ssh_hosts_option(parser)
+    stand_in.add_world_options(parser)
     args = parser.parse_args(argv)
     return stand_in.run_interruptible(run, args)
 

@@ -116,8 +116,8 @@ def choose_mode(requested=None):
     for mode in MODES:
         reason = mode_unavailable_reason(mode)
         if reason is None:
-            return mode, ("; ".join(skipped) + " -> " + mode) if skipped else "root, iproute2 and sshd are here"
-        skipped.append("no %s (%s)" % (mode, reason))
+            return mode, "; ".join(skipped) if skipped else "root, iproute2 and sshd are here"
+        skipped.append("%s unavailable: %s" % (mode, reason))
     raise HostsError("no way to run SSH hosts here: %s" % "; ".join(skipped))
 
 

@@ -29,6 +29,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import collections
+import grp
 import json
 import os
 import re
@@ -82,6 +83,46 @@ class WorldError(RuntimeError):
     pass
 
 
+KUBE_MODES = ("control-plane", "emulator")
+ENV_KUBE = "GPU_SLICING_KUBE"
+CONTROL_PLANE = "ansible_collections.gpu_slicing.eks.tests.support.control_plane"
+
+
+def _control_plane():
+    """tests/support/control_plane.py, or None when this checkout has none."""
+    try:
+        from . import control_plane
+    except ModuleNotFoundError as exc:
+        if exc.name != CONTROL_PLANE:
+            raise
+        return None
+    return control_plane
+
+
+def choose_kube(requested=None, log=print):
+    """``(mode, why)``: ``control-plane`` (a real kube-apiserver, etcd, scheduler and controller-manager built from
+    the pinned Go module, see control_plane.py) wherever its binaries exist or Go can build them, else ``emulator``
+    (the project's API emulator) with the reason. ``requested`` or $GPU_SLICING_KUBE forces one; a forced
+    control plane that cannot run is an error, not a fallback. The first build takes long and says so via ``log``."""
+    requested = requested or os.environ.get(ENV_KUBE) or "auto"
+    if requested not in ("auto",) + KUBE_MODES:
+        raise WorldError("unknown Kubernetes mode %r (choose one of auto, %s)" % (requested, ", ".join(KUBE_MODES)))
+    if requested == "emulator":
+        return "emulator", "requested with %s=emulator" % ENV_KUBE
+    control_plane = _control_plane()
+    if control_plane is None:
+        reason = "this checkout has no tests/support/control_plane.py"
+    else:
+        try:
+            control_plane.ensure_binaries(log=log)
+            return "control-plane", None
+        except control_plane.BuildError as exc:
+            reason = str(exc)
+    if requested == "control-plane":
+        raise WorldError("%s=control-plane cannot run here: %s" % (ENV_KUBE, reason))
+    return "emulator", reason
+
+
 # ------------------------------------------------------------------------------------------ processes
 
 _cmdline = ssh_hosts.cmdline
@@ -107,10 +148,14 @@ def run_interruptible(function, *args):
         return 130
 
 
-def add_ssh_hosts_option(parser):
+def add_world_options(parser):
+    """``--ssh-hosts`` and ``--kube`` for the scripts that build a world (demo, bench)."""
     parser.add_argument("--ssh-hosts", choices=("auto",) + ssh_hosts.MODES, default=None,
                         help="how to run the GPU nodes' SSH servers (default: $%s or auto: netns as root, else an "
                              "unprivileged sshd, else asyncssh)" % ssh_hosts.ENV_MODE)
+    parser.add_argument("--kube", choices=("auto",) + KUBE_MODES, default=None,
+                        help="Kubernetes (default: $%s or auto: the real control plane where Go can build it, else "
+                             "the API emulator)" % ENV_KUBE)
 
 
 def _kill_group(pid, marker=None, timeout=10.0):
@@ -153,6 +198,8 @@ def clean_leftovers(workdir):
         if _cmdline(entry["pid"]) and entry["marker"] in _cmdline(entry["pid"]):
             _kill_group(entry["pid"], entry["marker"])
             removed.append("%s (pid %d)" % (name, entry["pid"]))
+    if state.get("kube_session") and _control_plane() is not None:
+        removed += ["kube %s" % name for name in _control_plane().down(state["kube_session"], log=lambda _m: None)]
     if state.get("hosts"):
         ssh_hosts.destroy_state(state["hosts"])
         removed.append("%d %s SSH hosts" % (len(state["hosts"].get("hosts", [])), state["hosts"].get("mode", "netns")))
@@ -193,11 +240,12 @@ class World:
     """Everything the world starts, recorded in WORKDIR/state.json as soon as it exists.
 
     ``fleet``: ``Group`` tuples. ``ssh_mode``: netns | sshd | asyncssh | None (best available, see
-    ``ssh_hosts.choose_mode``). ``detach``: let the world outlive this process (molecule's ``fleet.py up``;
+    ``ssh_hosts.choose_mode``). ``kube_mode``: control-plane | emulator | None (``choose_kube``). ``detach``: let the world outlive this process (molecule's ``fleet.py up``;
     ``clean_leftovers`` / ``fleet.py down`` stop it). ``cluster``: EKS cluster name in tags and labels.
     """
 
-    def __init__(self, workdir, fleet=DEMO_FLEET, cluster="demo", forks=5, ssh_mode=None, detach=False):
+    def __init__(self, workdir, fleet=DEMO_FLEET, cluster="demo", forks=5, ssh_mode=None, detach=False, kube_mode=None,
+                 kube_why=None, log=print):
         self.workdir = os.path.abspath(workdir)
         self.fleet_spec = tuple(fleet)
         for group in self.fleet_spec:  # before anything starts
@@ -215,6 +263,11 @@ class World:
         self.kube_url = None
         self.kubeconfig = None
         self.kube_backend = None
+        self.kube_mode = kube_mode    # resolved by start_kube (choose_kube) unless the caller did
+        self.kube_why = kube_why
+        self.kube_version = None
+        self.kube_session = None
+        self.log = log
         self.hosts = None
         self.plugin = None
         self.instances = []   # dicts: id, type, name, private_dns, role, pool, node_group, model, mig_config, ssh
@@ -309,11 +362,32 @@ class World:
                 "spec": {"providerID": "aws:///%sa/%s" % (REGION, instance["id"]), "taints": taints}}
 
     def start_kube(self):
-        """The project's Kubernetes API emulator with the Karpenter v1 + ClusterPolicy CRDs and one Node per
-        instance; returns the number of nodes."""
+        """Kubernetes with the Karpenter v1 + ClusterPolicy CRDs and one Node per instance, registered as a kubelet
+        does: the real control plane where it can run (``choose_kube``), else the API emulator. Returns the number
+        of nodes; ``kube_backend`` says in one line what runs, and why when it is the emulator."""
+        if self.kube_mode in KUBE_MODES:  # the caller chose (choose_kube) and printed why
+            mode, why = self.kube_mode, self.kube_why or "requested"
+        else:
+            mode, why = choose_kube(self.kube_mode, log=self.log)
+        self.kube_mode, self.kube_why = mode, why
+        kube_dir = os.path.join(self.workdir, "kube")
+        nodes = [self.node_object(instance) for instance in self.instances]
+        if mode == "control-plane":
+            control_plane = _control_plane()
+            self.state["kube_session"] = kube_dir  # up() cleans up after itself; a kill -9 later is clean_leftovers' job
+            self.save()
+            # a detached session (etcd, kube-apiserver, kube-scheduler, kube-controller-manager) in kube_dir
+            self.kube_session = control_plane.up(kube_dir, log=self.log)[0]
+            self.kubeconfig = str(self.kube_session.kubeconfig)
+            self.kube_url = self.kube_session.server
+            self.kube_version = self.kube_session.version
+            self.kube_backend = ("a real kube-apiserver %s with etcd, kube-scheduler and kube-controller-manager "
+                                 "(tests/support/control_plane.py); no kubelet: a stand-in writes Node and pod status"
+                                 % self.kube_version)
+            control_plane.seed_nodes(self.kube_session.api, nodes)
+            return len(nodes)
         from .kube_emulator import launcher, seeding
 
-        kube_dir = os.path.join(self.workdir, "kube")
         os.makedirs(kube_dir, exist_ok=True)
         self.kubeconfig = os.path.join(kube_dir, "kubeconfig")
         argv = [sys.executable, "-m", EMULATOR, "serve", "--host", "127.0.0.1", "--port", "0", "--kubeconfig",
@@ -332,10 +406,10 @@ class World:
         if not line:
             raise WorldError("the Kubernetes API emulator did not start; see %s" % log.name)
         self.kube_url = json.loads(line)["url"]
-        self.kube_backend = "the project's Kubernetes API emulator (tests/support/kube_emulator)"
+        self.kube_backend = "the project's Kubernetes API emulator (tests/support/kube_emulator), NOT a real " \
+                            "kube-apiserver: %s" % why
         self.state["kube_url"] = self.kube_url
         self.save()
-        nodes = [self.node_object(instance) for instance in self.instances]
         seeding.create_nodes(self.kube_url, nodes)
         return len(nodes)
 
@@ -370,7 +444,16 @@ class World:
         return gpu_nodes
 
     def start_device_plugin(self, timeout=None):
-        """The device-plugin stand-in; waits until it runs a pod on every GPU node."""
+        """What stands in for the kubelets and the device plugin.
+
+        Real control plane: the kubelet stand-in of control_plane.py for every Node (pods bound to a node run,
+        deleted pods go away, a new device-plugin pod makes the node advertise nvidia.com/* from its nvidia-smi);
+        the real DaemonSet controller runs the pods of the DaemonSet that site.yml installs. Emulator (no
+        controllers): ``fake_device_plugin.py`` plays the DaemonSet's pods and the plugin; waits until it runs a
+        pod on every GPU node.
+        """
+        if self.kube_mode == "control-plane":
+            return self._start_kubelet_stand_in()
         mapping_path = os.path.join(self.workdir, "device-plugin-mapping.json")
         with open(mapping_path, "w") as handle:
             json.dump({i["name"]: {"nvidia_smi": i["nvidia_smi"], "strategy": "mixed"} for i in self.gpu_nodes},
@@ -432,9 +515,14 @@ class World:
             "mig_partition_boot_script_path": "{{ gpu_slicing_node_dir }}/sbin/gpu-slicing-mig-apply",
             "mig_partition_boot_state_dir": "{{ gpu_slicing_node_dir }}/state",
             "mig_partition_boot_enable": False,  # no systemd on a simulated node
+            # the nodes' login user (root on namespace hosts, the current user on loopback hosts) owns its boot files
+            "mig_partition_boot_owner": self.hosts[0].hostvars()["ansible_user"],
+            "mig_partition_boot_group": "root" if self.ssh_mode == "netns" else grp.getgrgid(os.getgid()).gr_name,
             "device_plugin_kubeconfig": self.kubeconfig,
             "device_plugin_mig_strategy": "mixed",
-            "device_plugin_wait": False,  # the device plugin stand-in plays the DaemonSet's pods
+            # real control plane: the DaemonSet controller + kubelet stand-in make the pods Ready, so wait as on EKS;
+            # emulator: no DaemonSet controller, the device plugin stand-in plays the pods
+            "device_plugin_wait": self.kube_mode == "control-plane",
             "karpenter_gpu_kubeconfig": self.kubeconfig,
             "karpenter_gpu_cluster_name": self.cluster,
         }
@@ -549,10 +637,15 @@ class World:
         errors = []
         if self.playbook is not None:
             _kill_group(self.playbook.pid)
-        for name in ("fake_device_plugin", "kube_emulator"):
+        for name in ("fake_device_plugin", "kubelet_stand_in", "kube_emulator"):
             entry = self.state["pids"].get(name)
             if entry:
                 _kill_group(entry["pid"], entry["marker"])
+        if self.state.get("kube_session"):
+            try:
+                _control_plane().down(self.state["kube_session"], log=lambda _m: None)
+            except Exception as exc:  # report, keep tearing down the rest
+                errors.append("control plane: %s" % exc)
         if self.moto is not None:
             self.moto.stop()
         if self.hosts is not None:

@@ -168,3 +168,54 @@ def test_options_table_lists_suboptions_and_defaults(gen_docs):
     assert rows[0].startswith("| `node_class` | dict | `EC2NodeClass`")
     assert rows[1].startswith("| `node_class.name` | str | Name.") and "**required**" in rows[1]
     assert "default: `true`" in rows[2]
+
+
+class _FakeControlPlane:
+    class BuildError(RuntimeError):
+        pass
+
+    def __init__(self, error=None):
+        self.error = error
+        self.built = 0
+
+    def ensure_binaries(self, log):
+        self.built += 1
+        if self.error:
+            raise self.BuildError(self.error)
+        return "/cache/bin"
+
+
+@pytest.fixture
+def kube_env(monkeypatch):
+    monkeypatch.delenv(stand_in.ENV_KUBE, raising=False)
+    return monkeypatch
+
+
+def test_kube_prefers_the_real_control_plane(kube_env):
+    fake = _FakeControlPlane()
+    kube_env.setattr(stand_in, "_control_plane", lambda: fake)
+    assert stand_in.choose_kube() == ("control-plane", None)
+    assert fake.built == 1
+
+
+def test_kube_falls_back_to_the_emulator_naming_why(kube_env):
+    kube_env.setattr(stand_in, "_control_plane", lambda: _FakeControlPlane("Go is not installed (no `go` on PATH)"))
+    assert stand_in.choose_kube() == ("emulator", "Go is not installed (no `go` on PATH)")
+    kube_env.setattr(stand_in, "_control_plane", lambda: None)
+    assert stand_in.choose_kube("auto") == ("emulator", "this checkout has no tests/support/control_plane.py")
+
+
+def test_kube_forced_control_plane_that_cannot_run_is_an_error(kube_env):
+    kube_env.setattr(stand_in, "_control_plane", lambda: _FakeControlPlane("the module proxy refused k8s.io/api@v0.35.4"))
+    kube_env.setenv(stand_in.ENV_KUBE, "control-plane")
+    with pytest.raises(stand_in.WorldError, match="GPU_SLICING_KUBE=control-plane cannot run here: the module proxy refused"):
+        stand_in.choose_kube()
+
+
+def test_kube_forced_emulator_builds_nothing(kube_env):
+    fake = _FakeControlPlane()
+    kube_env.setattr(stand_in, "_control_plane", lambda: fake)
+    assert stand_in.choose_kube("emulator") == ("emulator", "requested with GPU_SLICING_KUBE=emulator")
+    assert fake.built == 0
+    with pytest.raises(stand_in.WorldError, match="unknown Kubernetes mode 'kind'"):
+        stand_in.choose_kube("kind")
