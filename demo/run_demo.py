@@ -140,7 +140,8 @@ def run(args):
         print("Verification report (HTML): %s" % os.path.join(workdir, "report", "mig-report.html"))
         print("Markdown: %s   ansible-playbook output: %s" % (report, log_path))
         print("This ran against stand-ins (moto, %s, the nvidia-smi simulator behind %s SSH hosts), not real GPUs."
-              % (world.kube_backend, mode))
+              % ("a real kube-apiserver %s without kubelets" % world.kube_version if world.kube_mode == "control-plane"
+                 else "the Kubernetes API emulator", mode))
         return 0
     finally:
         sys.stdout.write("[%5.1fs] tearing down (stand-ins, Kubernetes, moto, SSH hosts) ... "
