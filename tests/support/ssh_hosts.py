@@ -317,6 +317,11 @@ class LoopbackFleet(netns.NetnsFleet):
         self.servers = []
 
 
+def proc_alive(proc):
+    """A callable: is ``proc`` (a Popen) still running?"""
+    return lambda: proc.poll() is None
+
+
 def _keygen(path, comment):
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", path],
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -341,7 +346,7 @@ def _start_sshd(fleet, host, authorized_keys, environment, attempts=5):
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         fleet.track(proc.pid, config)
         try:
-            host.wait(lambda: proc.poll() is None)
+            host.wait(proc_alive(proc))
             return
         except HostsError:
             if proc.poll() is None or attempt == attempts - 1:
@@ -362,7 +367,7 @@ def _start_asyncssh(fleet, authorized_keys, environments):
     log.close()
     fleet.track(proc.pid, spec)
     for host in fleet.hosts:
-        host.wait(lambda: proc.poll() is None, timeout=30.0)
+        host.wait(proc_alive(proc), timeout=30.0)
 
 
 def make_hosts(count, mode=None, owner_pid=None, workdir=None, environments=None):

@@ -240,7 +240,8 @@ class World:
     """Everything the world starts, recorded in WORKDIR/state.json as soon as it exists.
 
     ``fleet``: ``Group`` tuples. ``ssh_mode``: netns | sshd | asyncssh | None (best available, see
-    ``ssh_hosts.choose_mode``). ``kube_mode``: control-plane | emulator | None (``choose_kube``). ``detach``: let the world outlive this process (molecule's ``fleet.py up``;
+    ``ssh_hosts.choose_mode``). ``kube_mode``: control-plane | emulator | None (``choose_kube``; ``kube_why`` is
+    the reason the caller printed). ``detach``: let the world outlive this process (molecule's ``fleet.py up``;
     ``clean_leftovers`` / ``fleet.py down`` stop it). ``cluster``: EKS cluster name in tags and labels.
     """
 
