@@ -71,9 +71,12 @@ def run(args):
     except stand_in.WorldError as exc:
         print("error: %s" % exc, file=sys.stderr)
         return 2
-    print("  Kubernetes: %s\n" % ("the real control plane (kube-apiserver, etcd, kube-scheduler, kube-controller-manager "
-                                   "from tests/support/kube/go.mod)" if kube_mode == "control-plane" else
-                                   "the project's API emulator, NOT a real kube-apiserver: %s" % kube_why))
+    if kube_mode == "control-plane":
+        kube_line = "the real control plane (kube-apiserver, etcd, kube-scheduler, kube-controller-manager from " \
+                    "tests/support/kube/go.mod)"
+    else:
+        kube_line = "the project's API emulator, NOT a real kube-apiserver: %s" % kube_why
+    print("  Kubernetes: %s\n" % kube_line)
     progress.stage("cleaning leftovers of earlier runs")
     removed = stand_in.clean_leftovers(workdir)
     progress.done("removed: %s" % ", ".join(removed) if removed else "none found")
@@ -95,11 +98,9 @@ def run(args):
         progress.stage("GPU nodes: %s SSH hosts with the nvidia-smi simulator" % mode)
         gpu_nodes = world.start_gpu_nodes()
         progress.done()
-        for instance in gpu_nodes:
-            host = world.hosts[gpu_nodes.index(instance)]
-            progress.line("%-28s ssh -p %d %s@%s  8x %s" % (instance["name"], instance["ssh"]["port"],
-                                                             getattr(host, "user", "root"), instance["ssh"]["host"],
-                                                             instance["model"]))
+        for instance, host in zip(gpu_nodes, world.hosts):
+            progress.line("%-28s ssh -p %d %s@%s  8x %s"
+                          % (instance["name"], host.port, host.user, host.address, instance["model"]))
 
         if world.kube_mode == "control-plane":
             progress.stage("kubelet stand-in: Node/pod status, nvidia.com/* from each node's nvidia-smi when its "

@@ -386,8 +386,10 @@ def make_hosts(count, mode=None, owner_pid=None, workdir=None, environments=None
             raise ValueError("network-namespace hosts: at most 64 (one /30 each), got %d" % count)
         fleet = netns.make_hosts(count, owner_pid=owner_pid, workdir=workdir)
         fleet.mode = mode
+        for host in fleet:  # the loopback hosts' attributes, for callers that handle every mode alike
+            host.port, host.user = 22, "root"
         return fleet
-    environments = environments or [{} for _ in range(count)]
+    environments = environments or [{} for dummy in range(count)]
     run = uuid.uuid4().hex[:6]
     # a short path: the ssh ControlPath socket (prefix + 40 chars of %C + 17 while binding) must fit in 108 bytes
     workdir = workdir or tempfile.mkdtemp(prefix="gse-%s-" % run)

@@ -437,9 +437,9 @@ class World:
                   "--uuid-seed", instance["name"]])
             instance["nvidia_smi"] = _run([SIM_CTL, "wrapper", "--state", instance["sim_state"],
                                            "--out", os.path.join(node_dir, "nvidia-smi")]).strip()
-            instance["ssh"] = {"host": host.address, "port": getattr(host, "port", 22)}
-            ec2.create_tags(Resources=[instance["id"]], Tags=[{"Key": SSH_HOST_TAG, "Value": host.address},
-                                                             {"Key": SSH_PORT_TAG, "Value": str(instance["ssh"]["port"])}])
+            instance["ssh"] = {"host": host.address, "port": host.port}
+            tags = [{"Key": SSH_HOST_TAG, "Value": host.address}, {"Key": SSH_PORT_TAG, "Value": str(host.port)}]
+            ec2.create_tags(Resources=[instance["id"]], Tags=tags)
         self.state["instances"] = self.instances
         self.save()
         return gpu_nodes
