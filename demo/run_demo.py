@@ -41,16 +41,23 @@ class Progress:
     def __init__(self):
         self.start = time.monotonic()
         self.stage_start = self.start
+        self.open = False
 
     def stage(self, text):
         self.stage_start = time.monotonic()
+        self.open = True
         sys.stdout.write("[%5.1fs] %s ... " % (time.monotonic() - self.start, text))
         sys.stdout.flush()
 
     def done(self, detail=""):
-        print("ok (%.1fs)%s" % (time.monotonic() - self.stage_start, ("  " + detail) if detail else ""), flush=True)
+        prefix = "" if self.open else "[%5.1fs]   ... " % (time.monotonic() - self.start)
+        self.open = False
+        print("%sok (%.1fs)%s" % (prefix, time.monotonic() - self.stage_start, ("  " + detail) if detail else ""), flush=True)
 
     def line(self, text):
+        if self.open:  # a stage line waits for its "ok": finish it first
+            print(flush=True)
+            self.open = False
         print("[%5.1fs]   %s" % (time.monotonic() - self.start, text), flush=True)
 
 
@@ -113,7 +120,6 @@ def run(args):
         inventory = world.write_plugin_inventory()
         progress.line("inventory: %s (gpu_nodes plugin -> moto)" % inventory)
         progress.stage("ansible-playbook playbooks/site.yml")
-        print()
         rc, recap, log_path, _failed = world.run_playbook(inventory, "site", on_line=progress.line)
         totals = stand_in.recap_counts(recap)
         summary = ", ".join("%s=%d" % kv for kv in sorted(totals.items()))

@@ -480,6 +480,29 @@ class World:
             time.sleep(0.2)
         raise WorldError("the fake device plugin did not start a pod on every GPU node; see %s" % log.name)
 
+    def _start_kubelet_stand_in(self):
+        nodes_path = os.path.join(self.workdir, "kube-nodes.json")
+        with open(nodes_path, "w") as handle:
+            json.dump([self.node_object(instance) for instance in self.instances], handle, indent=2)
+        argv = [sys.executable, "-m", CONTROL_PLANE, "kubelet", "--dir", str(self.kube_session.directory),
+                "--nodes", nodes_path]
+        for instance in self.gpu_nodes:
+            argv += ["--device-plugin", "%s=%s:mixed" % (instance["name"], instance["nvidia_smi"])]
+        log = open(os.path.join(self.workdir, "kubelet-stand-in.log"), "ab")
+        proc = subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=child_env(),
+                                start_new_session=True)
+        log.close()
+        self.track("kubelet_stand_in", proc.pid, "control_plane kubelet")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # it says so in its log once the Nodes are registered
+            if proc.poll() is not None:
+                raise WorldError("the kubelet stand-in exited (rc %d); see %s" % (proc.returncode, log.name))
+            with open(log.name) as handle:
+                if "kubelet stand-in for" in handle.read():
+                    return
+            time.sleep(0.2)
+        raise WorldError("the kubelet stand-in did not start within 30 s; see %s" % log.name)
+
     # Ansible --------------------------------------------------------------------------------------
     def ssh_vars(self, control_persist="300s"):
         """Connection variables every GPU node shares (address and port are per node)."""
