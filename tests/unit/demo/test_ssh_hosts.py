@@ -182,3 +182,43 @@ def test_cleanup_never_signals_a_recycled_pid(tmp_path, monkeypatch):
     finally:
         innocent.kill()
         innocent.wait()
+
+
+_KILLED_WORLD = """
+import sys, time
+from ansible_collections.gpu_slicing.eks.tests.support import world
+w = world.World(sys.argv[1], fleet=[world.Group("gpu", "p5.48xlarge", 1, "h100-80gb", "p5-mig-1g", None)],
+                ssh_mode=sys.argv[2], kube_mode="emulator")
+w.start()
+print("ready", flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.skipif(NO_CLIENT, reason="no OpenSSH client")
+@pytest.mark.parametrize("mode", LOOPBACK_MODES)
+def test_the_next_start_cleans_up_after_a_world_killed_with_sigkill(mode, tmp_path, monkeypatch):
+    """kill -9 of the process that built a world leaves its SSH servers; clean_leftovers (the next demo start)
+    stops them and everything else it recorded."""
+    from ansible_collections.gpu_slicing.eks.tests.support import world
+
+    monkeypatch.setattr(ssh_hosts.netns, "cleanup_leftovers", lambda: [])  # other runs' namespaces are not ours
+    workdir = tmp_path / "world"
+    proc = subprocess.Popen([sys.executable, "-c", _KILLED_WORLD, str(workdir), mode], stdout=subprocess.PIPE,
+                            env=child_env(), universal_newlines=True, start_new_session=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        state = json.loads((workdir / "state.json").read_text())
+        servers = [entry["pid"] for entry in state["hosts"]["servers"]]
+        recorded = [entry["pid"] for entry in state["pids"].values()]
+        assert servers and all(_alive(pid) for pid in servers)
+    finally:
+        proc.kill()
+        proc.wait()
+    time.sleep(0.5)
+    assert all(_alive(pid) for pid in servers), "the SSH servers should outlive a kill -9 (that is the point)"
+    removed = world.clean_leftovers(str(workdir))
+    assert any(("SSH hosts" in entry) for entry in removed), removed
+    assert all(_wait_gone(pid) for pid in servers + recorded)
+    assert not os.path.exists(os.path.join(ssh_hosts.state_dir(), state["hosts"]["run"] + ".json"))
+    assert os.listdir(str(workdir)) == []
