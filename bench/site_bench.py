@@ -51,6 +51,19 @@ def _say(text):
     print("[bench] %s" % text, flush=True)
 
 
+def describe(args, world, p5, setup):
+    """The paragraph above the table: command line, world, machine."""
+    kube = "a real kube-apiserver %s" % world.kube_version if world.kube_mode == "control-plane" else "the API emulator"
+    return (
+        "`PYTHONPATH=build/collections .venv/bin/python bench/site_bench.py --nodes %d --forks %d --ssh-hosts %s --kube %s`: "
+        "the stand-in world of `make demo` (tests/support/world.py: moto, %s, one %s SSH host + nvidia-smi simulator per "
+        "node, kubelet/device-plugin stand-ins) with %d x p5.48xlarge (all-1g.10gb) and %d x p4d.24xlarge (all-balanced); "
+        "every stage of site.yml (driver check, device plugin, partition in one batch, Karpenter, verify report); %d forks. "
+        "Setup of the world: %.0f s. %s, Python %s, %d CPUs shared with other work (load average before/after each run "
+        "shown)." % (args.nodes, args.forks, world.ssh_mode, world.kube_mode, kube, world.ssh_mode, p5, args.nodes - p5,
+                     args.forks, setup, platform.machine(), platform.python_version(), os.cpu_count()))
+
+
 def run(args):
     workdir = os.path.abspath(args.workdir)
     stand_in.clean_leftovers(workdir)
@@ -81,14 +94,7 @@ def run(args):
         START,
         "## site.yml on %d simulated 8-GPU nodes (bench/site_bench.py)" % args.nodes,
         "",
-        "`PYTHONPATH=build/collections .venv/bin/python bench/site_bench.py --nodes %d --forks %d`: the stand-in world of "
-        "`make demo` (tests/support/world.py: moto, %s, one %s SSH host + nvidia-smi simulator per node, device-plugin "
-        "stand-in) with %d x p5.48xlarge "
-        "(all-1g.10gb) and %d x p4d.24xlarge (all-balanced); every stage of site.yml (driver check, device plugin, partition in "
-        "one batch, Karpenter, verify report); %d forks. Setup of the world: %.0f s. %s, Python %s, %d CPUs shared with other "
-        "work (load average before/after each run shown)." % (
-            args.nodes, args.forks, world.kube_backend, world.ssh_mode, p5, args.nodes - p5, args.forks, setup, platform.machine(), platform.python_version(),
-            os.cpu_count()),
+        describe(args, world, p5, setup),
         "",
         "| run | rc | wall time | ok | changed | failed | unreachable | load before / after |",
         "|---|---|---|---|---|---|---|---|",
