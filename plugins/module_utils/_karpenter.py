@@ -24,12 +24,16 @@ __metaclass__ = type
 import copy
 import re
 
+from fractions import Fraction
+
 from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import catalog
 
 # The Karpenter API this collection speaks, written only here: _k8s.py, the karpenter_kinds lookup (used by
 # playbooks/verify.yml) and the builders below read it.
 NODEPOOL_API_VERSION = "karpenter.sh/v1"
 EC2NODECLASS_API_VERSION = "karpenter.k8s.aws/v1"
+EC2NODECLASS_GROUP = "karpenter.k8s.aws"
+EC2NODECLASS_KIND = "EC2NodeClass"
 NODEOVERLAY_API_VERSION = "karpenter.sh/v1alpha1"
 # kind -> (apiVersion, plural); all three are cluster-scoped
 KINDS = (
@@ -49,6 +53,10 @@ DISCOVERY_TAG = "karpenter.sh/discovery"
 # A pinned AMI release (al2023@vYYYYMMDD): @latest makes every new AMI drift all nodes.
 DEFAULT_AMI_ALIAS = "al2023@v20261101"
 DEFAULT_TAINTS = ({"key": "nvidia.com/gpu", "effect": "NoSchedule"},)
+GPU_RESOURCE = "nvidia.com/gpu"
+# Karpenter's verdict on a NodeOverlay (pkg/controllers/nodeoverlay/controller.go): False with reason Conflict when
+# another overlay of the same weight sets the same resource of the same instance type, or RuntimeValidation.
+OVERLAY_VALIDATED_CONDITION = "ValidationSucceeded"
 
 
 def _catalog_gpu_names():
@@ -554,8 +562,19 @@ def _requirements(requirements):
     return out
 
 
-def build_nodepool(params, node_class_name):
-    """NodePool dict from the module's options (``params`` uses the module's snake_case option names)."""
+def node_class_reference(node_class):
+    """``nodeClassRef`` for a node class name (an EC2NodeClass) or a ``{group, kind, name}`` dict (any provider)."""
+    if isinstance(node_class, dict):
+        return {"group": node_class.get("group") or EC2NODECLASS_GROUP, "kind": node_class.get("kind") or EC2NODECLASS_KIND,
+                "name": node_class.get("name")}
+    return {"group": EC2NODECLASS_GROUP, "kind": EC2NODECLASS_KIND, "name": node_class}
+
+
+def build_nodepool(params, node_class):
+    """NodePool dict from the module's options (``params`` uses the module's snake_case option names).
+
+    ``node_class`` is the name of an EC2NodeClass or a ``{group, kind, name}`` reference (node_class_reference()).
+    """
     requirements = []
     if params.get("instance_types"):
         requirements.append({"key": "node.kubernetes.io/instance-type", "operator": "In",
@@ -572,7 +591,7 @@ def build_nodepool(params, node_class_name):
     if params.get("mig_config"):
         labels[MIG_CONFIG_LABEL] = params["mig_config"]
     template_spec = {
-        "nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": node_class_name},
+        "nodeClassRef": node_class_reference(node_class),
         "requirements": requirements,
     }
     taints = params.get("taints")
@@ -668,3 +687,60 @@ def build_nodeoverlay(nodepool_name, instance_type, capacity, weight=None):
         "labels": {MANAGED_BY_LABEL: MANAGED_BY_VALUE, OVERLAY_OWNER_LABEL: nodepool_name},
     }
     return {"apiVersion": NODEOVERLAY_API_VERSION, "kind": "NodeOverlay", "metadata": metadata, "spec": spec}
+
+
+# ---------------------------------------------------------------- what Karpenter makes of the objects
+
+def translate_gpu_limit(limits, mig_capacity):
+    """Return (limits, message): NodePool limits that bind for a pool whose NodeOverlays set its GPU resources.
+
+    Karpenter compares ``spec.limits`` with the capacity of each instance type *after* the NodeOverlays
+    (``filterByRemainingResources`` in ``pkg/controllers/provisioning/scheduling/scheduler.go``) and with the
+    capacity of the nodes it launched. Under an overlay ``nvidia.com/gpu`` is what the overlay says: 0 with the
+    mixed strategy, so a ``nvidia.com/gpu`` limit never binds, and the number of slices with the single strategy,
+    so it counts slices instead of GPUs (16 stops a pool whose node offers 56 before its first node). The user's
+    number counts physical GPUs; it becomes that many GPUs' worth of every resource the overlays set
+    (``nvidia.com/gpu: 16`` on ``all-1g.10gb`` gives ``nvidia.com/mig-1g.10gb: 112``). Limits given explicitly for
+    those resources are kept. ``mig_capacity``: instance type -> {resource: count per node}.
+
+    Raises KarpenterValidationError when the limit is not a whole number or the pool's instance types offer
+    different resources per GPU (no single translation is exact: use ``nodes``, ``cpu`` or the MIG resources).
+    """
+    path = "limits[%r]" % GPU_RESOURCE
+    value = limits[GPU_RESOURCE]
+    if isinstance(value, bool) or not re.match(r"^[0-9]+$", str(value)):
+        raise KarpenterValidationError([(path, "must be a whole number of GPUs to be translated for the NodeOverlay "
+                                               "capacity, got %r" % (value,))])
+    gpus = int(str(value))
+    per_gpu, first = None, None
+    for instance_type, resources in sorted(mig_capacity.items()):
+        count = catalog.instance_type(instance_type).gpu_count
+        vector = dict((resource, Fraction(int(n), count)) for resource, n in resources.items() if int(n))
+        if per_gpu is None:
+            per_gpu, first = vector, instance_type
+        elif vector != per_gpu:
+            raise KarpenterValidationError([(path, "cannot bind: Karpenter compares it with the NodeOverlay capacity "
+                                                   "and %s and %s offer different resources per GPU; limit nodes, cpu "
+                                                   "or the MIG resources instead" % (first, instance_type))])
+    translated = dict((key, val) for key, val in limits.items() if key != GPU_RESOURCE)
+    for resource, ratio in sorted((per_gpu or {}).items()):
+        translated.setdefault(resource, int(gpus * ratio))
+    added = ", ".join("%s: %s" % (key, translated[key]) for key in sorted(translated) if key not in limits)
+    message = ("limits: %s %d (physical GPUs) is set as %s, because Karpenter compares NodePool limits with the "
+               "NodeOverlay capacity, in which %s of %s is %s" % (
+                   GPU_RESOURCE, gpus, added or "the limits given for the MIG resources", GPU_RESOURCE, first,
+                   mig_capacity[first].get(GPU_RESOURCE, 0) if first else 0))
+    return translated, message
+
+
+def overlay_verdict(overlay):
+    """Karpenter's verdict on a NodeOverlay: None until it evaluated this generation, else (ok, reason, message)."""
+    metadata = overlay.get("metadata") or {}
+    for condition in (overlay.get("status") or {}).get("conditions") or []:
+        if condition.get("type") != OVERLAY_VALIDATED_CONDITION:
+            continue
+        observed, generation = condition.get("observedGeneration"), metadata.get("generation")
+        if observed is not None and generation is not None and observed < generation:
+            return None
+        return condition.get("status") == "True", condition.get("reason"), condition.get("message")
+    return None

@@ -163,6 +163,13 @@ options:
   limits:
     description:
       - "Resource limits of the pool, for example C({nvidia.com/gpu: 16, cpu: 1000})."
+      - Karpenter compares limits with the capacity of the instance types after the NodeOverlays, in which
+        C(nvidia.com/gpu) is V(0) (mixed strategy: the limit would never bind) or the number of slices (single
+        strategy: it would count slices). With O(node_overlay=true) a C(nvidia.com/gpu) limit therefore counts
+        physical GPUs and is set as that many GPUs' worth of the resources the overlays give (C(nvidia.com/gpu: 16) on
+        C(all-1g.10gb) becomes C(nvidia.com/mig-1g.10gb: 112)); the module warns with the translation. When the
+        instance types of the pool offer different resources per GPU no exact translation exists and the module fails:
+        limit C(nodes), C(cpu) or the MIG resources instead.
     type: dict
   disruption:
     description:
@@ -217,6 +224,10 @@ options:
   node_class:
     description:
       - The EC2NodeClass of the pool. A string references an existing EC2NodeClass by name.
+      - A dictionary with C(group) and C(kind) other than C(karpenter.k8s.aws)/C(EC2NodeClass) references a node class
+        of another Karpenter provider by C(group), C(kind) and C(name), for example
+        C({group: karpenter.kwok.sh, kind: KWOKNodeClass, name: default}); the module neither creates nor deletes it
+        and the dictionary may hold no other keys.
       - A dictionary manages the EC2NodeClass with these keys (selector terms, block device mappings and
         metadata options use the CRD's camelCase field names inside).
       - C(name) (required), C(role) or C(instance_profile) (exactly one).
@@ -256,7 +267,9 @@ options:
     type: dict
   wait:
     description:
-      - Wait until the NodePool reports the condition C(Ready=True).
+      - Wait until the NodePool reports the condition C(Ready=True), and until Karpenter has evaluated each NodeOverlay
+        (condition C(ValidationSucceeded)); an overlay it rejected, for example with reason C(Conflict) because another
+        overlay of the same weight sets the same resource, is reported in RV(overlay_conflicts) and as a warning.
     type: bool
     default: false
   wait_timeout:
@@ -354,6 +367,16 @@ mig_capacity:
   returned: when O(mig_config) or O(mig_layout) is set and O(state=present)
   type: dict
   sample: {p5.48xlarge: {nvidia.com/mig-1g.10gb: 56, nvidia.com/gpu: 0}}
+overlay_conflicts:
+  description:
+    - NodeOverlays of this pool that Karpenter rejected (condition C(ValidationSucceeded=False)), with its reason
+      (C(Conflict) when another NodeOverlay of the same weight sets the same resource for the same instance type, the
+      alphabetically later one wins) and message. Karpenter applies none of the rejected overlay's capacity.
+    - Filled from the live objects; with O(wait=true) after Karpenter has evaluated the applied generation.
+  returned: when O(state=present)
+  type: list
+  elements: dict
+  sample: [{name: gpu-mig-1g-p5-48xlarge, reason: Conflict, message: conflict with another overlay}]
 instance_types:
   description: The instance types the pool resolves to (from O(instance_types) or through the catalog from O(gpu_names)).
   returned: when O(state=present)
@@ -363,6 +386,7 @@ instance_types:
 """
 
 import copy
+import time
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -382,6 +406,8 @@ TAINT_SPEC = dict(
 # The dictionary form of node_class (type raw, so it is checked here).
 NODE_CLASS_SPEC = dict(
     name=dict(type="str", required=True),
+    group=dict(type="str"),
+    kind=dict(type="str"),
     role=dict(type="str"),
     instance_profile=dict(type="str"),
     ami_alias=dict(type="str"),
@@ -449,14 +475,22 @@ class ParameterError(ValueError):
 
 
 def normalize_node_class(value):
-    """Return (name, dict-or-None) for the node_class option."""
+    """Return (nodeClassRef, dict-or-None) for the node_class option; the dict when the module manages an EC2NodeClass."""
     if isinstance(value, str) and value:
-        return value, None
+        return karpenter.node_class_reference(value), None
     if isinstance(value, dict):
         result = ArgumentSpecValidator(NODE_CLASS_SPEC).validate(value)
         if result.error_messages:
             raise ParameterError("node_class: %s" % "; ".join(result.error_messages))
-        return result.validated_parameters["name"], result.validated_parameters
+        params = result.validated_parameters
+        ref = karpenter.node_class_reference(params)
+        if (ref["group"], ref["kind"]) != (karpenter.EC2NODECLASS_GROUP, karpenter.EC2NODECLASS_KIND):
+            extra = sorted(k for k, v in params.items() if k not in ("name", "group", "kind") and v is not None)
+            if extra:
+                raise ParameterError("node_class: %s/%s is another provider's node class, which the module only references: "
+                                     "remove %s" % (ref["group"], ref["kind"], ", ".join(extra)))
+            return ref, None
+        return ref, params
     raise ParameterError("node_class must be the name of an EC2NodeClass or a dictionary describing one, got %r" % (value,))
 
 
@@ -489,12 +523,24 @@ def compute_capacity(params, instance_types):
 
 def desired_objects(params):
     """Build and validate every object; raise before any API call if anything is wrong."""
-    node_class_name, node_class = normalize_node_class(params.get("node_class"))
+    node_class_ref, node_class = normalize_node_class(params.get("node_class"))
     instance_types = karpenter.resolve_instance_types(params.get("instance_types"), params.get("gpu_names"))
     mig_capacity = compute_capacity(params, instance_types)
 
+    warnings = []
+    if params.get("node_overlay") and karpenter.GPU_RESOURCE in (params.get("limits") or {}):
+        limits, message = karpenter.translate_gpu_limit(params["limits"], mig_capacity)
+        params = dict(params, limits=limits)
+        warnings.append(message)
+    elif params.get("node_overlay") and karpenter.GPU_RESOURCE in ((params.get("spec") or {}).get("limits") or {}):
+        warnings.append("spec.limits[%r] does not limit physical GPUs: Karpenter compares it with the NodeOverlay capacity, "
+                        "in which it is %s per node; use the limits option (translated) or limit nodes, cpu or the MIG "
+                        "resources" % (karpenter.GPU_RESOURCE, ", ".join(
+                            "%s on %s" % (c.get(karpenter.GPU_RESOURCE, 0), t) for t, c in sorted(mig_capacity.items()))))
+
     violations = []
-    objects = {"nodepool": karpenter.build_nodepool(params, node_class_name), "ec2nodeclass": None, "nodeoverlays": []}
+    objects = {"nodepool": karpenter.build_nodepool(params, node_class_ref), "ec2nodeclass": None, "nodeoverlays": [],
+               "warnings": warnings}
     if node_class is not None:
         try:
             objects["ec2nodeclass"] = karpenter.build_ec2nodeclass(node_class, params.get("cluster_name"))
@@ -561,6 +607,8 @@ class Runner(object):
         live_pool = self.client.get(k8s.NODEPOOL, self.params["name"])
         # Checks that need the live object (CEL transition rules), still before the first write.
         karpenter.validate_nodepool(nodepool, live=live_pool)
+        for message in objects.get("warnings") or []:
+            self.module.warn(message)
         if self.params.get("node_overlay"):
             self.module.warn("NodeOverlay is alpha: Karpenter must run with the feature gate NodeOverlay=true "
                              "(settings.featureGates.nodeOverlay), otherwise the MIG capacity is ignored.")
@@ -604,7 +652,34 @@ class Runner(object):
         if self.params["wait"] and not self.module.check_mode:
             result["nodepool"] = self.client.wait_for_condition(k8s.NODEPOOL, self.params["name"], "Ready",
                                                                 timeout=self.params["wait_timeout"])
+            if result["nodeoverlays"]:
+                result["nodeoverlays"] = self._wait_for_overlay_verdicts(result["nodeoverlays"])
+        result["overlay_conflicts"] = []
+        for overlay in result["nodeoverlays"]:
+            verdict = karpenter.overlay_verdict(overlay or {})
+            if verdict and not verdict[0]:
+                name = overlay["metadata"]["name"]
+                result["overlay_conflicts"].append({"name": name, "reason": verdict[1], "message": verdict[2]})
+                self.module.warn("Karpenter rejected NodeOverlay %s (%s: %s): none of its capacity is used, so pods that "
+                                 "request it may stay Pending" % (name, verdict[1], verdict[2]))
         return result
+
+    def _wait_for_overlay_verdicts(self, overlays, interval=1.0):
+        """The overlays once Karpenter evaluated their generation (or as last seen, with a warning, at the timeout)."""
+        deadline = time.monotonic() + self.params["wait_timeout"]
+        current = list(overlays)
+        while True:
+            pending = [i for i, overlay in enumerate(current) if karpenter.overlay_verdict(overlay or {}) is None]
+            if not pending:
+                return current
+            if time.monotonic() >= deadline:
+                self.module.warn("Karpenter did not evaluate NodeOverlay %s within %ss: is it running with the feature gate "
+                                 "NodeOverlay=true?" % (", ".join(current[i]["metadata"]["name"] for i in pending),
+                                                        self.params["wait_timeout"]))
+                return current
+            time.sleep(interval)
+            for i in pending:
+                current[i] = self.client.get(k8s.NODEOVERLAY, current[i]["metadata"]["name"]) or current[i]
 
     def _own_overlays(self):
         selector = "%s=%s" % (karpenter.OVERLAY_OWNER_LABEL, self.params["name"])
@@ -615,7 +690,12 @@ class Runner(object):
         for overlay in self._own_overlays():
             self.delete(k8s.NODEOVERLAY, overlay["metadata"]["name"], live=overlay)
         if self.params["delete_node_class"]:
-            name, dummy = normalize_node_class(self.params.get("node_class"))
+            ref, dummy = normalize_node_class(self.params.get("node_class"))
+            name = ref["name"]
+            if ref["kind"] != karpenter.EC2NODECLASS_KIND:
+                self.module.warn("%s %s belongs to another provider; the module only deletes EC2NodeClasses it created."
+                                 % (ref["kind"], name))
+                return {"nodepool": {}, "nodeoverlays": []}
             live = self.client.get(k8s.EC2NODECLASS, name)
             owner = ((live or {}).get("metadata", {}).get("labels") or {}).get(karpenter.MANAGED_BY_LABEL)
             if live and owner != karpenter.MANAGED_BY_VALUE:
