@@ -163,13 +163,13 @@ options:
   limits:
     description:
       - "Resource limits of the pool, for example C({nvidia.com/gpu: 16, cpu: 1000})."
-      - Karpenter compares limits with the capacity of the instance types after the NodeOverlays, in which
+      - "Karpenter compares limits with the capacity of the instance types after the NodeOverlays, in which
         C(nvidia.com/gpu) is V(0) (mixed strategy: the limit would never bind) or the number of slices (single
         strategy: it would count slices). With O(node_overlay=true) a C(nvidia.com/gpu) limit therefore counts
         physical GPUs and is set as that many GPUs' worth of the resources the overlays give (C(nvidia.com/gpu: 16) on
         C(all-1g.10gb) becomes C(nvidia.com/mig-1g.10gb: 112)); the module warns with the translation. When the
         instance types of the pool offer different resources per GPU no exact translation exists and the module fails:
-        limit C(nodes), C(cpu) or the MIG resources instead.
+        limit C(nodes), C(cpu) or the MIG resources instead."
     type: dict
   disruption:
     description:
@@ -224,10 +224,10 @@ options:
   node_class:
     description:
       - The EC2NodeClass of the pool. A string references an existing EC2NodeClass by name.
-      - A dictionary with C(group) and C(kind) other than C(karpenter.k8s.aws)/C(EC2NodeClass) references a node class
+      - "A dictionary with C(group) and C(kind) other than C(karpenter.k8s.aws)/C(EC2NodeClass) references a node class
         of another Karpenter provider by C(group), C(kind) and C(name), for example
         C({group: karpenter.kwok.sh, kind: KWOKNodeClass, name: default}); the module neither creates nor deletes it
-        and the dictionary may hold no other keys.
+        and the dictionary may hold no other keys."
       - A dictionary manages the EC2NodeClass with these keys (selector terms, block device mappings and
         metadata options use the CRD's camelCase field names inside).
       - C(name) (required), C(role) or C(instance_profile) (exactly one).
