@@ -57,6 +57,11 @@ GPU_RESOURCE = "nvidia.com/gpu"
 # Karpenter's verdict on a NodeOverlay (pkg/controllers/nodeoverlay/controller.go): False with reason Conflict when
 # another overlay of the same weight sets the same resource of the same instance type, or RuntimeValidation.
 OVERLAY_VALIDATED_CONDITION = "ValidationSucceeded"
+# Karpenter v1.14 subtracts each new NodeClaim's instance type capacity from the remaining limits inside one provisioning
+# batch (scheduler.go subtractMax); "nodes" is not part of that capacity, so it binds only against existing nodes.
+NODES_LIMIT_WARNING = ("limits.nodes is enforced by Karpenter only against nodes that already exist, not inside one "
+                       "provisioning batch: a burst of pending pods can exceed it; limit cpu or the MIG resources for a "
+                       "hard cap")
 
 
 def _catalog_gpu_names():

@@ -170,6 +170,8 @@ options:
         C(all-1g.10gb) becomes C(nvidia.com/mig-1g.10gb: 112)); the module warns with the translation. When the
         instance types of the pool offer different resources per GPU no exact translation exists and the module fails:
         limit C(nodes), C(cpu) or the MIG resources instead."
+      - Karpenter enforces C(nodes) only against nodes that already exist, not inside one provisioning batch (a burst
+        of pending pods can exceed it; the module warns); C(cpu) and the MIG resources bind inside a batch too.
     type: dict
   disruption:
     description:
@@ -541,6 +543,9 @@ def desired_objects(params):
     violations = []
     objects = {"nodepool": karpenter.build_nodepool(params, node_class_ref), "ec2nodeclass": None, "nodeoverlays": [],
                "warnings": warnings}
+    pool_spec = objects["nodepool"]["spec"]
+    if "nodes" in (pool_spec.get("limits") or {}) and "replicas" not in pool_spec:
+        warnings.append(karpenter.NODES_LIMIT_WARNING)
     if node_class is not None:
         try:
             objects["ec2nodeclass"] = karpenter.build_ec2nodeclass(node_class, params.get("cluster_name"))

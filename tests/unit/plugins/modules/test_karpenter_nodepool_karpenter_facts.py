@@ -92,6 +92,13 @@ def test_gpu_limit_untouched_without_overlay_and_raw_spec_warned():
     assert "does not limit physical GPUs" in objects["warnings"][0] and "0 on p5.48xlarge" in objects["warnings"][0]
 
 
+@pytest.mark.parametrize("spec, warned", [(None, True), ({"replicas": 2}, False)])
+def test_nodes_limit_warned_for_dynamic_pools(spec, warned):
+    objects, _types, _capacity = karpenter_nodepool.desired_objects(dict(BASE, node_overlay=False, limits={"nodes": 2}, spec=spec))
+    assert objects["nodepool"]["spec"]["limits"] == {"nodes": 2}
+    assert (karpenter.NODES_LIMIT_WARNING in objects["warnings"]) is warned
+
+
 # -------------------------------------------------------------------------------- Karpenter's verdict on an overlay
 
 def _overlay(generation, *conditions):
