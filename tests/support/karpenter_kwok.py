@@ -366,6 +366,25 @@ class Karpenter(object):
         except (URLError, OSError):
             return False
 
+    def metrics(self):
+        """Karpenter's Prometheus metrics: {'name{label="value",...}': float} (series as printed, labels sorted)."""
+        with urlopen("http://%s:%d/metrics" % (LOOPBACK, self.metrics_port), timeout=10) as response:
+            text = response.read().decode("utf-8", "replace")
+        series = {}
+        for line in text.splitlines():
+            match = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})?\s+(\S+)", line)
+            if match and not line.startswith("#"):
+                labels = ",".join(sorted(re.findall(r'[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*"', match.group(3) or "")))
+                series["%s{%s}" % (match.group(1), labels)] = float(match.group(4))
+        return series
+
+    def provisioning_simulations(self):
+        """(simulations run by the provisioner so far, pods it could not schedule in the last one)."""
+        series = self.metrics()
+        runs = series.get('karpenter_scheduler_scheduling_duration_seconds_count{controller="provisioner"}', 0.0)
+        unschedulable = series.get('karpenter_scheduler_unschedulable_pods_count{controller="provisioner"}', 0.0)
+        return int(runs), int(unschedulable)
+
     def log_tail(self, lines=15):
         try:
             return " | ".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
