@@ -71,6 +71,44 @@ def nvidia_smi_resources(smi_list, mig_modes, strategy="mixed"):
     missing = [g["index"] for g in gpus if g["index"] not in modes]
     if missing:
         raise AnsibleFilterError("no mig.mode reported for GPU(s) %s" % missing)
+    return _advertised(gpus, modes, strategy)
+
+
+def _devices_from_info(gpus):
+    """nvidia_mig_info ``gpus`` -> ([{index, mig_devices: [{profile}]}], {index: MIG enabled}).
+
+    A MIG device is a compute instance (what ``nvidia-smi -L`` lists and the device plugin enumerates); a GPU
+    instance without compute instances is none.
+    """
+    if not isinstance(gpus, list) or not all(isinstance(g, dict) for g in gpus):
+        raise AnsibleFilterError("expected the gpus list of gpu_slicing.eks.nvidia_mig_info, got %s" % type(gpus).__name__)
+    devices, modes = [], {}
+    for gpu in gpus:
+        try:
+            index = int(gpu["index"])
+            enabled = (gpu.get("mig_mode") or {}).get("current") == "enabled"
+            profiles = [ci["profile"] for gi in gpu.get("instances") or [] for ci in gi.get("compute_instances") or []]
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise AnsibleFilterError("not a gpu of gpu_slicing.eks.nvidia_mig_info (%s): %r" % (exc, gpu))
+        if not all(isinstance(p, str) and p for p in profiles):
+            raise AnsibleFilterError("GPU %d has a compute instance without a profile name" % index)
+        devices.append({"index": index, "mig_devices": [{"profile": p} for p in profiles]})
+        modes[index] = enabled
+    return devices, modes
+
+
+def nvidia_mig_resources(gpus, strategy="mixed"):
+    """Extended resources the device plugin advertises, from the ``gpus`` that nvidia_mig_info returned.
+
+    Same rules as ``nvidia_smi_resources``; no extra nvidia-smi call on the node.
+    """
+    if strategy not in STRATEGIES:
+        raise AnsibleFilterError("strategy must be one of %s, got %r" % (", ".join(STRATEGIES), strategy))
+    devices, modes = _devices_from_info(gpus)
+    return _advertised(devices, modes, strategy)
+
+
+def _advertised(gpus, modes, strategy):
     resources = {}
 
     def add(name, count=1):
@@ -141,5 +179,6 @@ class FilterModule(object):
         return {
             "nvidia_smi_gpus": nvidia_smi_gpus,
             "nvidia_smi_resources": nvidia_smi_resources,
+            "nvidia_mig_resources": nvidia_mig_resources,
             "resource_drift": resource_drift,
         }

@@ -61,7 +61,7 @@ def mig_report_markdown(report):
             out += ["**Error:** %s" % node["error"], ""]
         out += ["MIG devices:", ""]
         for gpu in node.get("gpus") or []:
-            devices = ", ".join(d["profile"] for d in gpu.get("mig_devices") or []) or "(whole GPU or none)"
+            devices = ", ".join(_mig_device_profiles(gpu)) or "(whole GPU or none)"
             out.append("- GPU %s %s: %s" % (gpu.get("index"), gpu.get("name", ""), devices))
         if node.get("layout_diagram"):
             out += ["", "```", node["layout_diagram"].rstrip("\n"), "```"]
@@ -72,6 +72,11 @@ def mig_report_markdown(report):
     for obj in objects:
         out.append("- %s `%s`: %s" % (obj.get("kind"), obj.get("name"), _cell(obj.get("summary", ""))))
     return "\n".join(out) + "\n"
+
+
+def _mig_device_profiles(gpu):
+    """Profiles of a GPU's MIG devices (compute instances), from an nvidia_mig_info ``gpus`` entry."""
+    return [ci.get("profile", "?") for gi in gpu.get("instances") or [] for ci in gi.get("compute_instances") or []]
 
 
 def _check_report(report):

@@ -119,6 +119,39 @@ def test_mig_devices_come_from_the_shared_parser(sim):
     assert all(d["uuid"].startswith("MIG-") for d in gpus[0]["mig_devices"])
 
 
+def _info_gpus(wrapper):
+    """What nvidia_mig_info returns as ``gpus`` (same reader and to_dict as the module)."""
+    from ansible_collections.gpu_slicing.eks.plugins.module_utils import _nvidia_smi
+    runner = _nvidia_smi.NvidiaSmi(_nvidia_smi.subprocess_run_command(timeout=60), path=wrapper)
+    return [gpu.to_dict(with_profiles=False) for gpu in runner.read_state()]
+
+
+@pytest.mark.parametrize("init_args", [
+    ["--model", "h100-80gb", "--gpus", "2", "--mig", "enabled", "--layout", "3g.40gb,2g.20gb,1g.10gb,1g.10gb"],
+    ["--model", "h100-80gb", "--gpus", "2", "--mig", "enabled", "--layout", ",".join(["1g.10gb"] * 7)],
+    ["--model", "a100-40gb", "--gpus", "1", "--mig", "enabled"],
+    ["--model", "h100-80gb", "--gpus", "2"],
+])
+@pytest.mark.parametrize("strategy", ["mixed", "single", "none"])
+def test_resources_from_nvidia_mig_info_equal_those_from_nvidia_smi_list(sim, init_args, strategy):
+    wrapper = sim(*init_args)
+    try:
+        expected = node_resources.nvidia_smi_resources(_smi(wrapper, "-L"), _smi(wrapper, *MODES), strategy)
+    except AnsibleFilterError as exc:
+        with pytest.raises(AnsibleFilterError, match="single"):
+            node_resources.nvidia_mig_resources(_info_gpus(wrapper), strategy)
+        assert "single" in str(exc)
+        return
+    assert node_resources.nvidia_mig_resources(_info_gpus(wrapper), strategy) == expected
+
+
+def test_nvidia_mig_resources_rejects_other_input():
+    with pytest.raises(AnsibleFilterError, match="nvidia_mig_info"):
+        node_resources.nvidia_mig_resources("GPU 0: X (UUID: GPU-1)")
+    with pytest.raises(AnsibleFilterError, match="nvidia_mig_info"):
+        node_resources.nvidia_mig_resources([{"name": "no index"}])
+
+
 def test_resource_drift():
     expected = {"nvidia.com/mig-1g.10gb": 56}
     assert node_resources.resource_drift({"cpu": "8", "nvidia.com/mig-1g.10gb": "56", "nvidia.com/gpu": "0"}, expected) == []
@@ -132,7 +165,8 @@ def _report():
     return {"title": "t", "generated": "now", "nodes": [
         {"name": "n1<script>", "desired": "all-1g.10gb", "strategy": "mixed", "state": "failed", "unschedulable": True,
          "allocatable": {"nvidia.com/gpu": "8"}, "drift": ["a|b"], "error": "boom & bust",
-         "gpus": [{"index": 0, "name": "H100", "mig_devices": [{"profile": "1g.10gb"}]}], "layout_diagram": "GPU0 [1g ]"}],
+         "gpus": [{"index": 0, "name": "H100", "instances": [{"profile": "1g.10gb", "compute_instances": [{"profile": "1g.10gb"}]}]}],
+         "layout_diagram": "GPU0 [1g ]"}],
         "karpenter": report.karpenter_summary([
             {"kind": "NodePool", "metadata": {"name": "p5"}, "spec": {"template": {
                 "metadata": {"labels": {"nvidia.com/mig.config": "all-1g.10gb"}},
@@ -144,6 +178,7 @@ def test_markdown_report():
     text = report.mig_report_markdown(_report())
     assert "| n1<script> | all-1g.10gb | mixed | failed | no | nvidia.com/gpu=8 | a\\|b |" in text
     assert "**Error:** boom & bust" in text
+    assert "- GPU 0 H100: 1g.10gb" in text
     assert "- NodePool `p5`: mig.config=all-1g.10gb, types=p5.48xlarge, limits=-" in text
     assert "- NodeOverlay `p5-p5-48xlarge`: capacity: nvidia.com/mig-1g.10gb=56" in text
 
@@ -175,7 +210,7 @@ def test_html_report_template_is_self_contained_and_escaped():
 def test_html_report_template_escapes_drift_and_devices():
     data = _report()
     data["nodes"][0]["drift"] = ["<b>x</b>"]
-    data["nodes"][0]["gpus"][0]["mig_devices"] = [{"profile": "<i>"}]
+    data["nodes"][0]["gpus"][0]["instances"][0]["compute_instances"] = [{"profile": "<i>"}]
     page = _render_html_template(data)
     assert "<b>x</b>" not in page and "&lt;b&gt;x&lt;/b&gt;" in page and "&lt;i&gt;" in page
 
