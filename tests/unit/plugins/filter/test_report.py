@@ -20,7 +20,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.gpu_slicing.eks.plugins.filter import mig as mig_filters
 from ansible_collections.gpu_slicing.eks.plugins.filter import mig_parted, node_resources, report
-from ansible_collections.gpu_slicing.eks.tests.support import fake_device_plugin
+from ansible_collections.gpu_slicing.eks.tests.support import captures, fake_device_plugin
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", ".."))
 SIM_CTL = os.path.join(ROOT, "tests", "simulators", "nvidia-smi-sim")
@@ -30,9 +30,9 @@ MODES = ["--query-gpu=index,mig.mode.current", "--format=csv,noheader"]
 
 
 def _capture_output(path):
-    lines = open(path).read().splitlines()
-    assert lines[0].startswith("$ ") and lines[-1].startswith("[exit ")
-    return "\n".join(lines[1:-1]) + "\n"
+    output, rc = captures.read_capture(path)
+    assert rc == 0
+    return output
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import time
 import pytest
 
 from ansible_collections.gpu_slicing.eks.plugins.module_utils import _nvidia_smi as smi
+from ansible_collections.gpu_slicing.eks.tests.support import captures
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", ".."))
 CAPTURES = os.path.join(ROOT, "tests", "data", "nvidia-smi", "h100-80gb-hbm3_driver-580.159.04")
@@ -21,8 +22,7 @@ H100_UUID = "GPU-25bd35c4-38ce-a0ef-ebe7-b024f5545ed8"
 
 
 def capture(name):
-    with open(os.path.join(CAPTURES, name)) as handle:
-        return smi.strip_capture(handle.read())
+    return captures.read_capture(os.path.join(CAPTURES, name))
 
 
 # ------------------------------------------------------------------ real captures
