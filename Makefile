@@ -55,7 +55,8 @@ export ANSIBLE_NOCOLOR := 1
 endif
 
 .PHONY: help demo test test-next venv venv-next collections ansible-test-tree ansible-test-bootstrap \
-        sanity units integration molecule lint ruff changelog-lint ee docs pytest units-next integration-next clean
+        sanity units integration molecule lint ruff changelog-lint ee docs pytest units-next integration-next clean \
+        applier
 
 help:
 	@echo "make demo          run the demo (creates .venv and build/collections on first use)"
@@ -71,6 +72,7 @@ help:
 	@echo "make docs          ansible-doc renders every plugin and role; reference pages and docsite current; antsibull-docs lint"
 	@echo "make test-next     units + integration on ansible-core 2.21 / Python 3.12+ (.venv-next)"
 	@echo "make pytest ARGS=tests/unit/...   plain pytest in .venv, fast local runs"
+	@echo "make applier       regenerate the boot applier from plugins/module_utils (commit the result)"
 	@echo "make collections   dependency collections from the ansible $(ANSIBLE_WHEEL_VERSION) wheel into build/collections"
 	@echo "make clean         remove build/, .cache/ and ansible-test output (keeps venvs)"
 
@@ -210,6 +212,12 @@ docs: $(VENV_STAMP) $(COLLECTIONS_STAMP)
 	$(MAKE) ansible-test-tree
 	cd $(AT_COLLECTION) && PATH=$(VENV)/bin:$(PATH) ANSIBLE_COLLECTIONS_PATH=$(AT_ROOT) \
 	  $(VENV)/bin/antsibull-docs lint-collection-docs --plugin-docs .
+	# the boot applier is generated from plugins/module_utils (the units also check it)
+	$(VENV)/bin/python hacking/build_applier.py --check
+
+# the boot applier (roles/mig_partition/files/gpu-slicing-mig-apply.py) and its pinned SHA-256, from module_utils
+applier:
+	$(PYTHON) hacking/build_applier.py
 
 test-next:
 	@if [ -z "$(PYTHON_NEXT)" ]; then \

@@ -243,6 +243,33 @@ options:
         itself are checked by the API server in the dry run that precedes every write.
       - Required with O(state=present).
     type: raw
+  mig_user_data:
+    description:
+      - Render the C(userData) of the managed EC2NodeClass so that every new node partitions its GPUs into the
+        layout of O(mig_config) (or O(mig_layout), O(mig_parted_config)) before kubelet starts, the same layout the
+        NodeOverlays promise. Needs O(node_class) as a dictionary; its C(user_data) is kept and merged.
+      - The AMI family comes from C(node_class.ami_family) or the prefix of C(node_class.ami_alias) (default AL2023).
+      - V(AL2023) gives a MIME multi-part document whose shell part downloads the applier from O(mig_applier_url),
+        checks it against O(mig_applier_sha256) and applies the layout with the planner of M(gpu_slicing.eks.nvidia_mig);
+        the user's C(user_data) parts come first. If partitioning fails, the node registers with the taint
+        C(gpu-slicing.eks/mig-apply-failed=true:NoSchedule) and the reason goes to the journal.
+      - V(Bottlerocket) gives the TOML settings C(settings.kubelet-device-plugins.nvidia.device-partitioning-strategy)
+        and C(settings.kubelet-device-plugins.nvidia.mig.profile), appended to C(user_data). Only uniform layouts
+        (one profile per GPU model, as many as fit) of A100, H100 and H200 can be expressed; anything else fails.
+      - See the filter P(gpu_slicing.eks.mig_user_data#filter) for the same rendering outside Karpenter.
+    type: bool
+    default: false
+  mig_applier_url:
+    description:
+      - Where AL2023 nodes download the applier (C(roles/mig_partition/files/gpu-slicing-mig-apply.py) of this
+        collection), an C(s3://bucket/key) URL (fetched with the node role by the AWS CLI) or an C(https://) URL.
+        The applier is larger than EC2's 16 KB user-data limit, so it cannot be inlined.
+      - Required with O(mig_user_data=true) and the AL2023 AMI family.
+    type: str
+  mig_applier_sha256:
+    description:
+      - SHA-256 the downloaded applier must have. Defaults to the applier shipped with this collection version.
+    type: str
   delete_node_class:
     description:
       - With O(state=absent), also delete the EC2NodeClass named by O(node_class), if this module created it
@@ -398,6 +425,8 @@ from ansible_collections.gpu_slicing.eks.plugins.module_utils import _k8s as k8s
 from ansible_collections.gpu_slicing.eks.plugins.module_utils import _karpenter as karpenter
 from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import capacity
 from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import catalog
+from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import userdata
+from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig._applier_digest import APPLIER_SHA256
 
 TAINT_SPEC = dict(
     key=dict(type="str", required=True, no_log=False),
@@ -462,6 +491,9 @@ def argument_spec():
         cluster_name=dict(type="str"),
         node_class=dict(type="raw"),
         delete_node_class=dict(type="bool", default=False),
+        mig_user_data=dict(type="bool", default=False),
+        mig_applier_url=dict(type="str"),
+        mig_applier_sha256=dict(type="str"),
         node_overlay=dict(type="bool", default=False),
         node_overlay_weight=dict(type="int"),
         spec=dict(type="dict"),
@@ -523,11 +555,45 @@ def compute_capacity(params, instance_types):
     return result
 
 
+def ami_family(node_class):
+    """AL2023 or Bottlerocket from node_class ami_family / ami_alias (the alias prefix names the family)."""
+    if node_class.get("ami_family"):
+        return node_class["ami_family"]
+    alias = (node_class.get("ami_alias") or karpenter.DEFAULT_AMI_ALIAS).split("@", 1)[0].lower()
+    return {"al2023": "AL2023", "bottlerocket": "Bottlerocket"}.get(alias, alias)
+
+
+def render_user_data(params, node_class, instance_types):
+    """node_class with ``user_data`` rendered for the pool's MIG layout (mig_user_data=true), else unchanged."""
+    if not params.get("mig_user_data"):
+        return node_class
+    if node_class is None:
+        raise ParameterError("mig_user_data needs node_class as a dictionary (the EC2NodeClass this module manages)")
+    if not params.get("mig_config") and params.get("mig_layout") is None:
+        raise ParameterError("mig_user_data needs mig_config or mig_layout: the user data applies that layout")
+    if params.get("mig_layout") is not None:
+        layout = dict(layout=params["mig_layout"], label=params.get("mig_config"))
+    elif params.get("mig_parted_config") is not None:
+        layout = dict(config=params["mig_parted_config"], config_label=params["mig_config"], label=params["mig_config"])
+    else:
+        layout = dict(config=params["mig_config"])
+    taints = karpenter.DEFAULT_TAINTS if params.get("taints") is None else params["taints"]
+    try:
+        rendered = userdata.render(
+            instance_types, ami_family=ami_family(node_class), applier_url=params.get("mig_applier_url"),
+            applier_sha256=params.get("mig_applier_sha256") or APPLIER_SHA256, user_data=node_class.get("user_data"),
+            taints=[dict((k, v) for k, v in t.items() if v is not None) for t in taints], **layout)
+    except userdata.UserDataError as exc:
+        raise ParameterError("mig_user_data: %s" % exc)
+    return dict(node_class, user_data=rendered)
+
+
 def desired_objects(params):
     """Build and validate every object; raise before any API call if anything is wrong."""
     node_class_ref, node_class = normalize_node_class(params.get("node_class"))
     instance_types = karpenter.resolve_instance_types(params.get("instance_types"), params.get("gpu_names"))
     mig_capacity = compute_capacity(params, instance_types)
+    node_class = render_user_data(params, node_class, instance_types)
 
     warnings = []
     if params.get("node_overlay") and karpenter.GPU_RESOURCE in (params.get("limits") or {}):

@@ -1,0 +1,160 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, gpu_slicing.eks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Every (MIG instance type x built-in config for its GPU): the user data partitions a fresh node into the overlay.
+
+For each pair, karpenter_nodepool renders the pool (desired_objects: the same code as a real run, without the API
+server). The shell part of the EC2NodeClass userData runs as cloud-init would run it (an executable file, as root)
+inside a network-namespace host: it downloads the applier over the host's veth from an HTTP server, checks the
+pinned SHA-256, writes the layout and applies it to the simulated GPUs of that instance type (MIG disabled at the
+start). Then the device-plugin stand-in enumerates the node like the real plugin at start, and its resources must
+equal the NodeOverlay capacity the module rendered for the pool, resource by resource. A second run must change
+nothing (no mutating nvidia-smi call, same files).
+
+Cheap by construction: one namespace host per GPU model; each pair gets a fresh simulated node (new state file)
+and a fresh root directory for the files the user data writes (the namespaces share the file system).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import email
+import functools
+import http.server
+import os
+import shutil
+import threading
+
+import pytest
+
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import capacity, catalog, configs, userdata
+from ansible_collections.gpu_slicing.eks.plugins.modules import karpenter_nodepool
+from ansible_collections.gpu_slicing.eks.tests.simulators import nvidia_smi_sim as sim
+from ansible_collections.gpu_slicing.eks.tests.support import fake_device_plugin, netns
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", ".."))
+APPLIER_DIR = os.path.join(ROOT, "roles", "mig_partition", "files")
+REASON = netns.netns_unavailable_reason()
+pytestmark = pytest.mark.skipif(REASON is not None, reason=str(REASON))
+
+
+def matrix():
+    """(instance type, built-in label) for every label with an entry for the instance type's GPU."""
+    pairs = []
+    for instance_type in catalog.mig_capable_instance_types():
+        model = catalog.model_for_instance_type(instance_type)
+        count = catalog.instance_type(instance_type).gpu_count
+        for label in configs.builtin_config_names():
+            entries = configs.builtin_config(label)
+            if not any(configs.device_spec(entries, i, pci, None) for i in range(count) for pci in model.pci_device_ids):
+                continue
+            try:
+                capacity.node_gpus(instance_type, config=label)
+            except capacity.CapacityError:
+                continue  # a label whose unfiltered entry names another GPU's profiles: the module refuses it too
+            pairs.append((instance_type, label))
+    return pairs
+
+
+PAIRS = matrix()
+
+
+def test_matrix_covers_every_mig_instance_type():
+    assert set(t for t, _l in PAIRS) == set(catalog.mig_capable_instance_types())
+    assert len(PAIRS) >= 60
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # keep pytest output clean
+        pass
+
+
+@pytest.fixture(scope="module")
+def hosts(tmp_path_factory):
+    """One namespace host (+ an HTTP server on its veth) per GPU model, created on first use."""
+    made = {}
+    fleets = []
+
+    def host_for(model_key):
+        if model_key not in made:
+            fleet = netns.make_hosts(1, workdir=str(tmp_path_factory.mktemp("netns-" + model_key)))
+            fleets.append(fleet)
+            host = fleet[0]
+            server = http.server.ThreadingHTTPServer((host.host_address, 0),
+                                                     functools.partial(_Quiet, directory=APPLIER_DIR))
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            made[model_key] = (host, server)
+        return made[model_key]
+
+    yield host_for
+    for _host, server in made.values():
+        server.shutdown()
+        server.server_close()
+    for fleet in fleets:
+        fleet.destroy()
+
+
+def render_pool(instance_type, label, url):
+    args = dict(name="boot", instance_types=[instance_type], mig_config=label, mig_strategy="mixed", node_overlay=True,
+                mig_user_data=True, mig_applier_url=url, cluster_name="matrix",
+                node_class={"name": "gpu", "role": "KarpenterNodeRole-matrix"})
+    validated = ArgumentSpecValidator(karpenter_nodepool.argument_spec()).validate(args)
+    assert not validated.error_messages
+    objects, _types, _capacity = karpenter_nodepool.desired_objects(validated.validated_parameters)
+    (overlay,) = objects["nodeoverlays"]
+    message = email.message_from_string(objects["ec2nodeclass"]["spec"]["userData"])
+    scripts = [p.get_payload(decode=True).decode() for p in message.walk() if p.get_content_type() == "text/x-shellscript"]
+    assert len(scripts) == 1
+    return scripts[0], dict((k, int(v)) for k, v in overlay["spec"]["capacity"].items())
+
+
+def run_part(host, script_path, root, smi):
+    """As cloud-init runs a part: an executable file, as root (here: inside the host's namespace)."""
+    env = ["env", "GPU_SLICING_ROOT=%s" % root, "GPU_SLICING_NVIDIA_SMI=%s" % smi]
+    return host.exec(env + [script_path], check=False)
+
+
+def snapshot(root):
+    out = {}
+    for base, _dirs, files in os.walk(root):
+        for name in files:
+            with open(os.path.join(base, name), "rb") as handle:
+                out[os.path.relpath(os.path.join(base, name), root)] = handle.read()
+    return out
+
+
+@pytest.mark.parametrize("instance_type, label", PAIRS, ids=["%s-%s" % p for p in PAIRS])
+def test_user_data_partitions_a_fresh_node_into_the_overlay_capacity(hosts, tmp_path, instance_type, label):
+    spec = catalog.instance_type(instance_type)
+    host, server = hosts(spec.gpu_model)
+    url = "http://%s:%d/gpu-slicing-mig-apply.py" % (host.host_address, server.server_address[1])
+    script, overlay = render_pool(instance_type, label, url)
+
+    node = sim.SimNode.create(str(tmp_path / "state.json"), model=spec.gpu_model, gpus=spec.gpu_count)
+    smi = node.write_wrapper(str(tmp_path / "nvidia-smi"))
+    assert all(not gpu["mig_current"] for gpu in node.state()["gpus"])
+    part = tmp_path / "part-001"
+    part.write_text(script)
+    part.chmod(0o700)
+    root = str(tmp_path / "root")
+
+    first = run_part(host, str(part), root, smi)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "gpu-slicing-mig: MIG config %s applied" % label in first.stderr
+    assert not os.path.exists(os.path.join(root, userdata.NODEADM_DROPIN.lstrip("/")))
+
+    advertised = fake_device_plugin.enumerate_resources(smi, "mixed")
+    for resource in sorted(set(advertised) | set(overlay)):
+        assert advertised.get(resource, 0) == overlay.get(resource, 0), (resource, advertised, overlay)
+
+    files = snapshot(root)
+    node.clear_calls()
+    second = run_part(host, str(part), root, smi)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "already as desired" in second.stdout
+    assert node.mutating_calls() == []
+    assert snapshot(root) == files
+    shutil.rmtree(root)
