@@ -196,7 +196,7 @@ def build(root=ROOT):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--check", action="store_true", help="fail when the committed files are stale")
     parser.add_argument("--root", default=ROOT)
     args = parser.parse_args(argv)

@@ -88,8 +88,8 @@ def report(result, stream, check=False):
     for skipped in result.skipped_gpus:
         _say(stream, "GPU %s skipped: %s" % (skipped.get("index"), skipped.get("reason")))
     verb = ("would change" if check else "changed") if result.changed else "already as desired"
-    _say(stream, "%s (%d nvidia-smi calls)%s" % (verb, result.nvidia_smi_calls,
-                                                  "; a reboot is required" if result.reboot_required else ""))
+    reboot = "; a reboot is required" if result.reboot_required else ""
+    _say(stream, "%s (%d nvidia-smi calls)%s" % (verb, result.nvidia_smi_calls, reboot))
 
 
 def main(argv=None, stdout=None, stderr=None):
@@ -98,8 +98,8 @@ def main(argv=None, stdout=None, stderr=None):
     parser = argument_parser()
     try:
         args = parser.parse_args(argv)
-    except SystemExit as exc:
-        return EXIT_USAGE if exc.code else EXIT_OK
+    except SystemExit as exc:  # --help (0) or a usage error (2), already printed by argparse
+        return EXIT_OK if exc.code in (0, None) else EXIT_USAGE
     request = request_from(args)
     try:
         path = smi.resolve_path(args.nvidia_smi)

@@ -9,5 +9,5 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 APPLIER_FILE = 'roles/mig_partition/files/gpu-slicing-mig-apply.py'
-APPLIER_SHA256 = 'b60ea1bcf444d9fbbe10fc92cf43f36ce531583058a19ea162ade1344c534d64'
-APPLIER_SIZE = 69065
+APPLIER_SHA256 = 'd81ea3848b0fb53faf603cf5fee42d30dd8214644b5e1a375d8ea266f860103e'
+APPLIER_SIZE = 69145

@@ -201,7 +201,8 @@ unit="${root}@UNIT@"
 
 say() { echo "@TAG@: $2" >&2; logger -t @TAG@ -p "user.$1" -- "$2" 2>/dev/null || true; }
 fail() {
-  say err "MIG partitioning FAILED: $1. The node registers with the taint @TAINT@ instead of advertising the wrong GPU resources; see journalctl -t @TAG@ and /var/log/cloud-init-output.log"
+  say err "MIG partitioning FAILED: $1. The node registers with the taint @TAINT@ instead of advertising the \
+wrong GPU resources; see journalctl -t @TAG@ and /var/log/cloud-init-output.log"
   mkdir -p "$(dirname "${dropin}")" && cat > "${dropin}" <<'GPU_SLICING_NODECONFIG'
 @NODECONFIG@GPU_SLICING_NODECONFIG
   exit 1
@@ -235,7 +236,7 @@ say info "MIG config @LABEL@ applied"
 
 def _summary(layouts):
     parts = []
-    for name, (model, gpus) in layouts.items():
+    for name, (_model, gpus) in layouts.items():
         counts = collections.Counter()
         for gpu in gpus:
             for profile, count in (gpu or {}).items():

@@ -56,7 +56,7 @@ def test_committed_applier_and_digest_are_current(builder):
 def test_embedded_modules_are_the_module_utils_files_byte_for_byte(builder, bundle):
     collected = builder.collect(ROOT)
     assert sorted(bundle.MODULES) == sorted(collected)
-    for name, (rel, digest, chunks) in bundle.MODULES.items():
+    for _name, (rel, digest, chunks) in bundle.MODULES.items():
         data = zlib.decompress(base64.b64decode("".join(chunks)))
         with open(os.path.join(ROOT, rel), "rb") as handle:
             assert data == handle.read(), rel
@@ -110,7 +110,7 @@ def run_applier(node, *args, check=True):
 
 def normalized(node):
     """The node's mutating nvidia-smi argv lists with its own wrapper path removed."""
-    return [[a for a in argv[1:]] for argv in node.mutating()]
+    return [list(argv[1:]) for argv in node.mutating()]
 
 
 SCENARIOS = [

@@ -11,19 +11,20 @@ start). Then the device-plugin stand-in enumerates the node like the real plugin
 equal the NodeOverlay capacity the module rendered for the pool, resource by resource. A second run must change
 nothing (no mutating nvidia-smi call, same files).
 
-Cheap by construction: one namespace host per GPU model; each pair gets a fresh simulated node (new state file)
-and a fresh root directory for the files the user data writes (the namespaces share the file system).
+Cheap by construction: one namespace host per GPU model (one test each, so xdist spreads them); each pair gets a
+fresh simulated node (new state file) and a fresh root directory for the files the user data writes (the
+namespaces share the file system).
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
 import email
 import functools
 import http.server
 import os
-import shutil
 import threading
 
 import pytest
@@ -72,28 +73,23 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="module")
-def hosts(tmp_path_factory):
-    """One namespace host (+ an HTTP server on its veth) per GPU model, created on first use."""
-    made = {}
-    fleets = []
+@contextlib.contextmanager
+def gpu_host(workdir):
+    """One network-namespace host and an HTTP server on its veth that serves the applier.
 
-    def host_for(model_key):
-        if model_key not in made:
-            fleet = netns.make_hosts(1, workdir=str(tmp_path_factory.mktemp("netns-" + model_key)))
-            fleets.append(fleet)
-            host = fleet[0]
-            server = http.server.ThreadingHTTPServer((host.host_address, 0),
-                                                     functools.partial(_Quiet, directory=APPLIER_DIR))
-            threading.Thread(target=server.serve_forever, daemon=True).start()
-            made[model_key] = (host, server)
-        return made[model_key]
-
-    yield host_for
-    for _host, server in made.values():
-        server.shutdown()
-        server.server_close()
-    for fleet in fleets:
+    Created inside the test (ansible-test runs every test in its own fork, so wider fixture scopes would leak).
+    """
+    fleet = netns.make_hosts(1, workdir=workdir)
+    server = None
+    try:
+        host = fleet[0]
+        server = http.server.ThreadingHTTPServer((host.host_address, 0), functools.partial(_Quiet, directory=APPLIER_DIR))
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        yield host, "http://%s:%d/gpu-slicing-mig-apply.py" % (host.host_address, server.server_address[1])
+    finally:
+        if server is not None:
+            server.shutdown()
+            server.server_close()
         fleet.destroy()
 
 
@@ -126,22 +122,21 @@ def snapshot(root):
     return out
 
 
-@pytest.mark.parametrize("instance_type, label", PAIRS, ids=["%s-%s" % p for p in PAIRS])
-def test_user_data_partitions_a_fresh_node_into_the_overlay_capacity(hosts, tmp_path, instance_type, label):
+def check_pair(host, url, workdir, instance_type, label):
+    """Boot one fresh simulated node of ``instance_type`` with the pool's user data, twice; return the overlay."""
     spec = catalog.instance_type(instance_type)
-    host, server = hosts(spec.gpu_model)
-    url = "http://%s:%d/gpu-slicing-mig-apply.py" % (host.host_address, server.server_address[1])
     script, overlay = render_pool(instance_type, label, url)
-
-    node = sim.SimNode.create(str(tmp_path / "state.json"), model=spec.gpu_model, gpus=spec.gpu_count)
-    smi = node.write_wrapper(str(tmp_path / "nvidia-smi"))
+    os.makedirs(workdir)
+    node = sim.SimNode.create(os.path.join(workdir, "state.json"), model=spec.gpu_model, gpus=spec.gpu_count)
+    smi = node.write_wrapper(os.path.join(workdir, "nvidia-smi"))
     assert all(not gpu["mig_current"] for gpu in node.state()["gpus"])
-    part = tmp_path / "part-001"
-    part.write_text(script)
-    part.chmod(0o700)
-    root = str(tmp_path / "root")
+    part = os.path.join(workdir, "part-001")
+    with open(part, "w") as handle:
+        handle.write(script)
+    os.chmod(part, 0o700)
+    root = os.path.join(workdir, "root")
 
-    first = run_part(host, str(part), root, smi)
+    first = run_part(host, part, root, smi)
     assert first.returncode == 0, first.stdout + first.stderr
     assert "gpu-slicing-mig: MIG config %s applied" % label in first.stderr
     assert not os.path.exists(os.path.join(root, userdata.NODEADM_DROPIN.lstrip("/")))
@@ -152,9 +147,64 @@ def test_user_data_partitions_a_fresh_node_into_the_overlay_capacity(hosts, tmp_
 
     files = snapshot(root)
     node.clear_calls()
-    second = run_part(host, str(part), root, smi)
+    second = run_part(host, part, root, smi)
     assert second.returncode == 0, second.stdout + second.stderr
     assert "already as desired" in second.stdout
     assert node.mutating_calls() == []
     assert snapshot(root) == files
-    shutil.rmtree(root)
+    return overlay
+
+
+MODELS = sorted(set(catalog.instance_type(t).gpu_model for t, _l in PAIRS))
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_user_data_partitions_fresh_nodes_into_the_overlay_capacity(tmp_path, model):
+    """All pairs of one GPU model on one namespace host (each pair: a fresh simulated node and root directory)."""
+    pairs = [(t, label) for t, label in PAIRS if catalog.instance_type(t).gpu_model == model]
+    failures = []
+    with gpu_host(str(tmp_path / "netns")) as (host, url):
+        for number, (instance_type, label) in enumerate(pairs):
+            try:
+                overlay = check_pair(host, url, str(tmp_path / ("pair%d" % number)), instance_type, label)
+                assert overlay, (instance_type, label)
+            except AssertionError as exc:
+                failures.append("%s %s: %s" % (instance_type, label, exc))
+    assert failures == [], "\n".join(failures)
+    assert pairs
+
+
+@pytest.mark.parametrize("case", ["checksum", "create fails"])
+def test_failure_registers_the_node_tainted_and_says_why(tmp_path, case):
+    with gpu_host(str(tmp_path / "netns")) as (host, url):
+        check_failure(host, url, tmp_path, case)
+
+
+def check_failure(host, url, tmp_path, case):
+    sha = ("f" * 64) if case == "checksum" else None
+    validated = ArgumentSpecValidator(karpenter_nodepool.argument_spec()).validate(dict(
+        name="boot", instance_types=["p5.48xlarge"], mig_config="all-1g.10gb", node_overlay=True, mig_user_data=True,
+        mig_applier_url=url, mig_applier_sha256=sha, cluster_name="matrix", node_class={"name": "gpu", "role": "R"}))
+    objects = karpenter_nodepool.desired_objects(validated.validated_parameters)[0]
+    message = email.message_from_string(objects["ec2nodeclass"]["spec"]["userData"])
+    (script,) = [p.get_payload(decode=True).decode() for p in message.walk() if p.get_content_type() == "text/x-shellscript"]
+    node = sim.SimNode.create(str(tmp_path / "state.json"), model="h100-80gb", gpus=8)
+    if case == "create fails":
+        node.set_faults(fail_create_nth=1)
+    smi = node.write_wrapper(str(tmp_path / "nvidia-smi"))
+    part = tmp_path / "part-001"
+    part.write_text(script)
+    part.chmod(0o700)
+    root = str(tmp_path / "root")
+
+    result = run_part(host, str(part), root, smi)
+    assert result.returncode == 1
+    why = "does not have the pinned SHA-256" if case == "checksum" else "the applier exited with status 1"
+    assert "gpu-slicing-mig: MIG partitioning FAILED: " in result.stderr and why in result.stderr, result.stderr
+    with open(os.path.join(root, userdata.NODEADM_DROPIN.lstrip("/"))) as handle:
+        assert "gpu-slicing.eks/mig-apply-failed=true:NoSchedule" in handle.read()
+    installed = os.path.exists(os.path.join(root, userdata.APPLIER_PATH.lstrip("/")))
+    assert installed == (case != "checksum")
+    # whatever happened on the GPUs, the device plugin must not advertise the promised slices as if all went well
+    advertised = fake_device_plugin.enumerate_resources(smi, "mixed")
+    assert advertised.get("nvidia.com/mig-1g.10gb", 0) < 56

@@ -15,10 +15,8 @@ import threading
 
 import pytest
 
-from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.gpu_slicing.eks.plugins.filter.user_data import mig_user_data
 from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import capacity, configs, userdata
 from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig._applier_digest import APPLIER_SHA256
 from ansible_collections.gpu_slicing.eks.plugins.modules import karpenter_nodepool
@@ -161,11 +159,7 @@ def test_bottlerocket_all_disabled_turns_partitioning_off():
     assert text == '[settings.kubelet-device-plugins.nvidia]\ndevice-partitioning-strategy = "none"\n'
 
 
-def test_filter_is_the_same_rendering_and_reports_errors():
-    assert mig_user_data("p5.48xlarge", config="all-1g.10gb", applier_url=URL) == userdata.render(
-        "p5.48xlarge", config="all-1g.10gb", applier_url=URL, applier_sha256=APPLIER_SHA256)
-    with pytest.raises(AnsibleFilterError, match="mig_user_data: applier_url is required"):
-        mig_user_data("p5.48xlarge", config="all-1g.10gb")
+BOTTLEROCKET_CLASS = {"name": "g", "role": "R", "ami_family": "Bottlerocket", "ami_selector_terms": [{"id": "ami-1"}]}
 
 
 def nodepool_params(**extra):
@@ -195,8 +189,7 @@ def test_karpenter_nodepool_renders_the_node_class_user_data():
 @pytest.mark.parametrize("extra, message", [
     (dict(node_class="existing"), "needs node_class as a dictionary"),
     (dict(mig_applier_url=None), "applier_url is required"),
-    (dict(mig_config="all-balanced", node_class={"name": "g", "role": "R", "ami_family": "Bottlerocket",
-                                                  "ami_selector_terms": [{"id": "ami-1"}]}), "ONE profile"),
+    (dict(mig_config="all-balanced", node_class=BOTTLEROCKET_CLASS), "ONE profile"),
 ])
 def test_karpenter_nodepool_user_data_errors_come_before_any_api_call(extra, message):
     with pytest.raises(karpenter_nodepool.ParameterError, match=message):
