@@ -9,5 +9,5 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 APPLIER_FILE = 'roles/mig_partition/files/gpu-slicing-mig-apply.py'
-APPLIER_SHA256 = 'd81ea3848b0fb53faf603cf5fee42d30dd8214644b5e1a375d8ea266f860103e'
-APPLIER_SIZE = 69145
+APPLIER_SHA256 = '2cc69ea816f1878de2c673f8c82b2f923e807b541b6b928e3d8d5e616c4dadb1'
+APPLIER_SIZE = 74881
