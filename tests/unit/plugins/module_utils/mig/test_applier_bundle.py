@@ -149,7 +149,8 @@ def test_busy_instance_is_refused_like_the_module(tmp_path, capsys):
     nodes = [Node(tmp_path, name, model="h100-80gb", gpus=1, mig=True) for name in ("module", "applier")]
     for node in nodes:
         node.sim.apply_layout(["3g.40gb", "3g.40gb"])
-        node.sim.add_process(0, 4242, name="trainer", gi=1, ci=0)
+        busy_gi = node.sim.layout(0)[0][2]
+        node.sim.add_process(0, 4242, name="trainer", gi=busy_gi, ci=0)
         node.sim.clear_calls()
     result, failed = run_module(capsys, nvidia_mig.main, dict(layout=["7g.80gb"], nvidia_smi_path=nodes[0].smi,
                                                               persist_path=nodes[0].persist_path))

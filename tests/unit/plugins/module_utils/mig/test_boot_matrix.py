@@ -79,6 +79,7 @@ def gpu_host(workdir):
 
     Created inside the test (ansible-test runs every test in its own fork, so wider fixture scopes would leak).
     """
+    os.makedirs(workdir)
     fleet = netns.make_hosts(1, workdir=workdir)
     server = None
     try:
