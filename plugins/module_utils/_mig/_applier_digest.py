@@ -9,5 +9,5 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 APPLIER_FILE = 'roles/mig_partition/files/gpu-slicing-mig-apply.py'
-APPLIER_SHA256 = '2cc69ea816f1878de2c673f8c82b2f923e807b541b6b928e3d8d5e616c4dadb1'
-APPLIER_SIZE = 74881
+APPLIER_SHA256 = '2059ecf4a59b919cc6dd9e953130f78e386a78a2112a09daf099297e584e3bbe'
+APPLIER_SIZE = 69221
