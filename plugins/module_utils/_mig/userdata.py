@@ -293,7 +293,11 @@ def user_parts(user_data):
             body = part.get_payload(decode=True)
             if body is None:
                 continue
-            parts.append((part.get_content_type(), body.decode("utf-8")))
+            try:
+                parts.append((part.get_content_type(), body.decode("utf-8")))
+            except UnicodeDecodeError:
+                raise UserDataError("user_data part %d (%s) is not UTF-8 text (compressed parts cannot be merged); give it "
+                                    "uncompressed" % (len(parts) + 1, part.get_content_type()))
         return parts
     if "apiversion: node.eks.aws/" in head.replace('"', ""):
         return [("application/node.eks.aws", text)]

@@ -104,6 +104,8 @@ def test_single_user_parts_are_wrapped(user, ctype):
     (dict(applier_url="ftp://x/a"), "s3:// or https://"),
     (dict(applier_sha256="abc"), "64 lower-case hex"),
     (dict(user_data="just text"), "must be MIME multi-part"),
+    (dict(user_data="MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=B\n\n--B\nContent-Type: application/gzip\n"
+                    "Content-Transfer-Encoding: base64\n\nH4sIAAAAAAAAA8tIzcnJBwCGphA2BQAAAA==\n--B--\n"), "not UTF-8 text"),
     (dict(config="all-1g.5gb"), "has no MIG profile '1g.5gb'; valid: 1g.10gb"),
     (dict(ami_family="AL2"), "ami_family must be one of"),
     (dict(config=None, layout={"1g.10gb": 8}), "does not fit"),
