@@ -9,5 +9,5 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 APPLIER_FILE = 'roles/mig_partition/files/gpu-slicing-mig-apply.py'
-APPLIER_SHA256 = '2059ecf4a59b919cc6dd9e953130f78e386a78a2112a09daf099297e584e3bbe'
-APPLIER_SIZE = 69221
+APPLIER_SHA256 = '06cfa788b9a138d916e744eee8cc3983a59f1fbb6b46fa12a8d1768fc72d6216'
+APPLIER_SIZE = 69389
