@@ -33,7 +33,7 @@ Call budget: converged <= 3 calls per host (-q -x, mig -lgi, -L). A change adds 
 Which process field identifies a MIG slice: ``--query-compute-apps`` has no GPU-instance or
 compute-instance field (gpu_uuid is the parent GPU), so processes are read from ``-q -x``
 ``<process_info>`` whose ``gpu_instance_id``/``compute_instance_id`` say which slice is busy
-(``N/A`` when MIG is off). ``parse_compute_apps`` exists for completeness.
+(``N/A`` when MIG is off).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -385,10 +385,6 @@ def parse_query_csv(text, fields=None):
     return out
 
 
-def parse_compute_apps(text, fields=("pid", "gpu_uuid", "process_name", "used_memory")):
-    return parse_query_csv(text, fields)
-
-
 # --------------------------------------------------------------------------------- -L
 
 _L_GPU = re.compile(r"^GPU (\d+): (.+?) \(UUID: ([^)]+)\)\s*$")
@@ -616,22 +612,8 @@ def assemble_state(gpus, lgi_text=None, list_text=None, instances=None):
     return gpus
 
 
-def strip_capture(text):
-    """Remove the ``$ command`` first line and ``[exit N]`` last line of a tests/data capture."""
-    lines = (text or "").split("\n")
-    if lines and lines[0].startswith("$ "):
-        lines = lines[1:]
-    while lines and lines[-1] == "":
-        lines.pop()
-    rc = 0
-    if lines and re.match(r"^\[exit \d+\]$", lines[-1]):
-        rc = int(lines[-1][6:-1])
-        lines.pop()
-    return "\n".join(lines) + "\n", rc
-
-
 __all__ = [
-    "NvidiaSmi", "NvidiaSmiError", "parse_query_csv", "parse_compute_apps", "parse_list", "parse_lgip",
+    "NvidiaSmi", "NvidiaSmiError", "parse_query_csv", "parse_list", "parse_lgip",
     "parse_lgipp", "parse_lgi", "parse_lci", "parse_query_xml", "assemble_state", "runner_for_module",
     "normalize_bus_id", "select_gpus",
 ]

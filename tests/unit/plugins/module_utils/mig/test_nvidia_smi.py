@@ -225,12 +225,6 @@ def test_query_csv_na_values_and_no_header():
         smi.parse_query_csv("0, a, b\n", ["index", "name", "x", "y"])
 
 
-def test_compute_apps_csv():
-    rows = smi.parse_compute_apps("pid, gpu_uuid, process_name, used_gpu_memory [MiB]\n4242, GPU-aaaa, python3, 512 MiB\n",
-                                  None)
-    assert rows == [{"pid": "4242", "gpu_uuid": "GPU-aaaa", "process_name": "python3", "used_gpu_memory": "512"}]
-
-
 def test_create_and_mode_messages():
     out = ("Successfully created GPU instance ID  2 on GPU  0 using profile MIG 3g.40gb (ID  9)\n"
            "Successfully created compute instance ID  0 on GPU  0 GPU instance ID  2 using profile MIG 3g.40gb (ID  2)\n"
