@@ -29,7 +29,7 @@ import pytest
 
 kubernetes = pytest.importorskip("kubernetes")
 
-from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import capacity, optimizer  # noqa: E402
+from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import capacity, sizing  # noqa: E402
 from ansible_collections.gpu_slicing.eks.tests.support import karpenter_kwok as kk  # noqa: E402
 from ansible_collections.gpu_slicing.eks.tests.support.control_plane import ControlPlane, api_client  # noqa: E402
 from ansible_collections.gpu_slicing.eks.tests.unit.plugins.modules.karpenter_helpers import run_module  # noqa: E402
@@ -247,7 +247,7 @@ def _random_demand(rng):
 
 def _plan(seed):
     demand = _random_demand(random.Random(1200 + seed))
-    return demand, optimizer.plan(demand, candidates=["p5.48xlarge"], name="plan%d" % seed)
+    return demand, sizing.size_fleet(demand, candidates=["p5.48xlarge"], name="plan%d" % seed)
 
 
 def _apply_plan(world, plan, capped):
