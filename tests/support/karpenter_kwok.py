@@ -21,6 +21,7 @@ From a shell (``make cluster-up``)::
     python -m ansible_collections.gpu_slicing.eks.tests.support.karpenter_kwok crds
     python -m ansible_collections.gpu_slicing.eks.tests.support.karpenter_kwok serve --kubeconfig K --workdir D
     python -m ansible_collections.gpu_slicing.eks.tests.support.karpenter_kwok stop --workdir D
+    python -m ansible_collections.gpu_slicing.eks.tests.support.karpenter_kwok up --session-dir build/kube/session
 
 Facts and upstream paths: the kwok main is ``kwok/main.go`` (wraps the provider with ``overlay.Decorate``),
 options ``kwok/options/options.go`` (``INSTANCE_TYPES_FILE_PATH``), the JSON format
@@ -506,6 +507,29 @@ def stop_pidfile(pidfile, timeout=15):
     return True
 
 
+def up_in_session(directory, node_overlay=True, log=print):
+    """Karpenter for the session cluster in ``directory`` (``make cluster-up``): its CRDs, the KWOKNodeClass
+    ``default``, the controller detached and registered with the session so that ``make cluster-down`` stops it."""
+    from ansible_collections.gpu_slicing.eks.tests.support import control_plane  # pylint: disable=import-outside-toplevel
+    session = control_plane.read_session(directory)
+    if session is None or not session.alive():
+        raise KarpenterError("no live session cluster in %s: run the control plane's `up` first" % directory)
+    for process in session.record.get("processes", []):
+        if process["name"] == "karpenter" and control_plane._pid_runs(process["pid"], process["exe"]):  # pylint: disable=protected-access
+            log("karpenter already runs (pid %d), log %s" % (process["pid"], process["log"]))
+            return process
+    binary = ensure_binary(log)
+    session.extra_crds([str(path) for path in crd_paths(log)])
+    nodeclass = kwok_nodeclass()
+    session.api.apply("/apis/%s/%s/kwoknodeclasses/default" % (KWOK_NODECLASS_GROUP, KWOK_NODECLASS_VERSION), nodeclass)
+    karpenter = Karpenter(session.kubeconfig, Path(directory) / "karpenter", node_overlay=node_overlay, binary=binary,
+                          detach=True).start()
+    control_plane.register_process(directory, "karpenter", karpenter.process.pid, str(binary), str(karpenter.log_path))
+    log("karpenter %s (kwok provider, %s) runs: log %s" % (karpenter_version(), karpenter.feature_gates, karpenter.log_path))
+    log("NodePools reference its node class with karpenter_nodepool node_class: %s" % json.dumps(node_class_ref()))
+    return {"name": "karpenter", "pid": karpenter.process.pid, "exe": str(binary), "log": str(karpenter.log_path)}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -519,6 +543,9 @@ def main(argv=None):
     serve.add_argument("--node-overlay", choices=["true", "false"], default="true")
     stop = sub.add_parser("stop", help="stop the controller `serve` started")
     stop.add_argument("--workdir", required=True)
+    session_up = sub.add_parser("up", help="start Karpenter in a running session cluster (make cluster-up)")
+    session_up.add_argument("--session-dir", required=True)
+    session_up.add_argument("--node-overlay", choices=["true", "false"], default="true")
     args = parser.parse_args(argv)
 
     def log(msg):
@@ -537,9 +564,11 @@ def main(argv=None):
             karpenter.start()
             print(json.dumps({"pid": karpenter.process.pid, "log": str(karpenter.log_path),
                               "feature_gates": karpenter.feature_gates, "health_port": karpenter.health_port}))
+        elif args.command == "up":
+            up_in_session(args.session_dir, node_overlay=args.node_overlay == "true", log=log)
         else:
             stop_pidfile(Path(args.workdir) / "karpenter.pid")
-    except (BuildError, KarpenterError) as exc:
+    except (BuildError, KarpenterError, OSError) as exc:
         print("error: %s" % exc, file=sys.stderr)
         return 1
     return 0
