@@ -121,12 +121,13 @@ class World(object):
             time.sleep(0.5)
 
     def unschedulable(self, namespace, timeout=90):
-        """Wait until the real kube-scheduler marked every pod PodScheduled=False/Unschedulable."""
+        """Wait until the real kube-scheduler marked every pod PodScheduled=False/Unschedulable (or, once a node that
+        Karpenter launched can take it, bound it there)."""
         deadline = time.monotonic() + timeout
         while True:
             pods = self.pod_list(namespace)
-            marked = [p for p in pods if any(c.type == "PodScheduled" and c.status == "False" and c.reason == "Unschedulable"
-                                             for c in (p.status.conditions or []))]
+            marked = [p for p in pods if p.spec.node_name or any(
+                c.type == "PodScheduled" and c.status == "False" and c.reason == "Unschedulable" for c in (p.status.conditions or []))]
             if len(marked) == len(pods):
                 return pods
             assert time.monotonic() < deadline, "kube-scheduler marked %d of %d pods Unschedulable" % (len(marked), len(pods))
