@@ -74,6 +74,8 @@ help:
 	@echo "make pytest ARGS=tests/unit/...   plain pytest in .venv, fast local runs"
 	@echo "make applier       regenerate the boot applier from plugins/module_utils (commit the result)"
 	@echo "make collections   dependency collections from the ansible $(ANSIBLE_WHEEL_VERSION) wheel into build/collections"
+	@echo "make cluster-up    start a real Kubernetes control plane (kube-apiserver, etcd, scheduler, controller-manager)"
+	@echo "make cluster-down  stop it (nothing keeps running)"
 	@echo "make clean         remove build/, .cache/ and ansible-test output (keeps venvs)"
 
 # ---------------------------------------------------------------------------------------------- setup
@@ -129,6 +131,7 @@ demo: $(VENV_STAMP) $(COLLECTIONS_STAMP)
 test: $(VENV_STAMP) $(COLLECTIONS_STAMP)
 	@rm -f $(BUILD)/test-timings.txt
 	@$(STAGE) sanity $(MAKE) sanity
+	@$(STAGE) cluster-up $(MAKE) cluster-up
 	@$(STAGE) units $(MAKE) units
 	@$(STAGE) integration $(MAKE) integration
 	@$(STAGE) molecule $(MAKE) molecule
@@ -138,12 +141,34 @@ test: $(VENV_STAMP) $(COLLECTIONS_STAMP)
 	@$(STAGE) ee $(MAKE) ee
 	@$(STAGE) docs $(MAKE) docs
 	@$(STAGE) test-next $(MAKE) test-next
+	@$(MAKE) cluster-down
 	@echo; echo "===== make test summary (seconds per stage)"; cat $(BUILD)/test-timings.txt
 	@! grep -q FAILED $(BUILD)/test-timings.txt || { echo "make test: FAILED stages above"; \
 	  $(VENV)/bin/python hacking/junit_summary.py $(JUNIT) --pattern '*-units.xml' --label tests --plain; exit 1; }
 	@echo "make test: all stages passed"
 	@# last line: the plain closing line CI reads (every ansible-test units run of both legs, summed)
 	@$(VENV)/bin/python hacking/junit_summary.py $(JUNIT) --pattern '*-units.xml' --label tests --plain
+
+# ---------------------------------------------------------------------------------------------- Kubernetes control plane
+# A real kube-apiserver + etcd + kube-scheduler + kube-controller-manager (+ kubectl) built from the pinned Go module
+# tests/support/kube/go.mod into ~/.cache/gpu-slicing/kube/<go.mod+go.sum hash>/bin (first build: see bench/RESULTS.md).
+# units, integration, molecule and the 2.21 leg run inside one session cluster: KUBE_SESSION reuses a running one
+# (`make test` starts it once) or starts one for that command and stops it afterwards. Tests find it through
+# build/kube/session/session.json (ansible-test passes no environment variables to tests).
+KUBE_SESSION_DIR := $(BUILD)/kube/session
+CONTROL_PLANE := $(VENV)/bin/python $(ROOT)/tests/support/control_plane.py
+KUBE_SESSION := $(CONTROL_PLANE) session --dir $(KUBE_SESSION_DIR) --
+
+.PHONY: cluster-up cluster-down cluster-build
+
+cluster-build: $(VENV_STAMP)
+	@$(CONTROL_PLANE) build
+
+cluster-up: $(VENV_STAMP)
+	@$(CONTROL_PLANE) up --dir $(KUBE_SESSION_DIR)
+
+cluster-down:
+	@if [ -x $(VENV)/bin/python ] && [ -e $(KUBE_SESSION_DIR) ]; then $(CONTROL_PLANE) down --dir $(KUBE_SESSION_DIR); fi
 
 # ---------------------------------------------------------------------------------------------- stages
 
@@ -165,7 +190,7 @@ JUNIT := $(AT_COLLECTION)/tests/output/junit
 
 units: ansible-test-tree
 	rm -f $(JUNIT)/python$(PY_VERSION)-*-units.xml
-	cd $(AT_COLLECTION) && PATH=$(VENV)/bin:$(TEST_PATH) $(VENV)/bin/ansible-test units --local --python $(PY_VERSION) $(COLOR) || rc=$$?; \
+	cd $(AT_COLLECTION) && PATH=$(VENV)/bin:$(TEST_PATH) $(KUBE_SESSION) $(VENV)/bin/ansible-test units --local --python $(PY_VERSION) $(COLOR) || rc=$$?; \
 	  $(VENV)/bin/python $(ROOT)/hacking/junit_summary.py $(JUNIT) --pattern 'python$(PY_VERSION)-*-units.xml' \
 	    --label "units, ansible-core $$($(VENV)/bin/python -c 'import ansible; print(ansible.__version__)'), Python $(PY_VERSION)"; \
 	  exit $${rc:-0}
@@ -173,7 +198,7 @@ units: ansible-test-tree
 integration: ansible-test-tree
 	@if [ -z "$$(find $(ROOT)/tests/integration/targets -mindepth 1 -maxdepth 1 -type d 2>/dev/null)" ]; then \
 	  echo "no integration targets yet"; exit 0; fi; \
-	cd $(AT_COLLECTION) && PATH=$(VENV)/bin:$(TEST_PATH) $(VENV)/bin/ansible-test integration --local --python $(PY_VERSION) \
+	cd $(AT_COLLECTION) && PATH=$(VENV)/bin:$(TEST_PATH) $(KUBE_SESSION) $(VENV)/bin/ansible-test integration --local --python $(PY_VERSION) \
 	  --continue-on-error $(COLOR)
 
 molecule: $(VENV_STAMP) $(COLLECTIONS_STAMP)
@@ -181,7 +206,7 @@ molecule: $(VENV_STAMP) $(COLLECTIONS_STAMP)
 	  [ -e "$$scenario_file" ] || { echo "no molecule scenarios"; exit 0; }; \
 	  scenario=$$(basename $$(dirname $$scenario_file)); \
 	  echo "--- molecule test -s $$scenario"; \
-	  (cd $(ROOT) && PATH=$(VENV)/bin:$(PATH) MOLECULE_GLOB='molecule/*/molecule.yml' $(VENV)/bin/molecule test -s $$scenario) \
+	  (cd $(ROOT) && PATH=$(VENV)/bin:$(PATH) MOLECULE_GLOB='molecule/*/molecule.yml' $(KUBE_SESSION) $(VENV)/bin/molecule test -s $$scenario) \
 	    || exit 1; \
 	done
 
@@ -227,7 +252,7 @@ test-next:
 
 units-next: $(VENV_NEXT_STAMP) ansible-test-tree
 	rm -f $(JUNIT)/python$(PY_VERSION_NEXT)-*-units.xml
-	cd $(AT_COLLECTION) && PATH=$(TEST_PATH) $(VENV_NEXT)/bin/ansible-test units --venv --python $(PY_VERSION_NEXT) $(COLOR) || rc=$$?; \
+	cd $(AT_COLLECTION) && PATH=$(TEST_PATH) $(KUBE_SESSION) $(VENV_NEXT)/bin/ansible-test units --venv --python $(PY_VERSION_NEXT) $(COLOR) || rc=$$?; \
 	  $(VENV)/bin/python $(ROOT)/hacking/junit_summary.py $(JUNIT) --pattern 'python$(PY_VERSION_NEXT)-*-units.xml' \
 	    --label "units, ansible-core $$($(VENV_NEXT)/bin/python -c 'import ansible; print(ansible.__version__)'), Python $(PY_VERSION_NEXT)"; \
 	  exit $${rc:-0}
@@ -235,11 +260,11 @@ units-next: $(VENV_NEXT_STAMP) ansible-test-tree
 integration-next: $(VENV_NEXT_STAMP) ansible-test-tree
 	@if [ -z "$$(find $(ROOT)/tests/integration/targets -mindepth 1 -maxdepth 1 -type d 2>/dev/null)" ]; then \
 	  echo "no integration targets yet"; exit 0; fi; \
-	cd $(AT_COLLECTION) && PATH=$(TEST_PATH) $(VENV_NEXT)/bin/ansible-test integration --venv --python $(PY_VERSION_NEXT) --continue-on-error $(COLOR)
+	cd $(AT_COLLECTION) && PATH=$(TEST_PATH) $(KUBE_SESSION) $(VENV_NEXT)/bin/ansible-test integration --venv --python $(PY_VERSION_NEXT) --continue-on-error $(COLOR)
 
 pytest: $(VENV_STAMP) $(COLLECTIONS_STAMP)
 	cd $(ROOT) && PATH=$(VENV)/bin:$(PATH) PYTHONPATH=$(COLLECTIONS) $(VENV)/bin/python -m pytest -p no:cacheprovider \
 	  --import-mode=importlib -o asyncio_default_fixture_loop_scope=function $(ARGS)
 
-clean:
+clean: cluster-down
 	rm -rf $(BUILD) $(CACHE) $(ROOT)/tests/output

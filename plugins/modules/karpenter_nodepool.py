@@ -588,8 +588,12 @@ def render_user_data(params, node_class, instance_types):
     return dict(node_class, user_data=rendered)
 
 
-def desired_objects(params):
-    """Build and validate every object; raise before any API call if anything is wrong."""
+def desired_objects(params, check=True):
+    """Build and validate every object; raise before any API call if anything is wrong.
+
+    ``check=False`` skips the Kubernetes-level checks of the built objects (option errors still raise): the
+    agreement test sends exactly these objects to a real API server to prove it rejects what we reject.
+    """
     node_class_ref, node_class = normalize_node_class(params.get("node_class"))
     instance_types = karpenter.resolve_instance_types(params.get("instance_types"), params.get("gpu_names"))
     mig_capacity = compute_capacity(params, instance_types)
@@ -620,13 +624,15 @@ def desired_objects(params):
     if params.get("node_overlay"):
         objects["nodeoverlays"] = [karpenter.build_nodeoverlay(params["name"], t, mig_capacity[t], params.get("node_overlay_weight"))
                                    for t in instance_types]
+    if not check and not violations:
+        return objects, instance_types, mig_capacity
     checks = [(karpenter.validate_nodepool, objects["nodepool"], "NodePool")]
     if objects["ec2nodeclass"]:
         checks.append((karpenter.validate_ec2nodeclass, objects["ec2nodeclass"], "EC2NodeClass"))
     checks.extend((karpenter.validate_nodeoverlay, o, "NodeOverlay %s" % o["metadata"]["name"]) for o in objects["nodeoverlays"])
-    for check, obj, label in checks:
+    for validate, obj, label in checks:
         try:
-            check(obj)
+            validate(obj)
         except karpenter.KarpenterValidationError as exc:
             violations.extend(("%s %s" % (label, path), msg) for path, msg in exc.violations)
     if violations:

@@ -1,16 +1,16 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, gpu_slicing.eks contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""karpenter_nodepool against the Kubernetes API emulator over HTTP, with the real kubernetes client.
-
-The emulator serves the real Karpenter v1.14.1 CRDs with schema + CEL admission; objects are read back
-with an independent client and checked once more against the CRD schema with jsonschema.
+"""karpenter_nodepool against a real kube-apiserver (tests/support/control_plane.py) with the real Karpenter
+v1.14.1 CRDs: schema, CEL, server-side apply and dry-run are the server's own. Objects are read back with an
+independent client and checked once more against the CRD schema with jsonschema.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
 import subprocess
 
 import pytest
@@ -18,7 +18,7 @@ import pytest
 jsonschema = pytest.importorskip("jsonschema")
 kubernetes = pytest.importorskip("kubernetes")
 
-from ansible_collections.gpu_slicing.eks.tests.support.kube_emulator import KubeEmulator, fixture_scope  # noqa: E402
+from ansible_collections.gpu_slicing.eks.tests.support import control_plane  # noqa: E402
 from ansible_collections.gpu_slicing.eks.tests.unit.plugins.modules.karpenter_helpers import crd_schema, run_module  # noqa: E402
 
 GROUPS = {
@@ -61,13 +61,20 @@ CAPACITY_TABLE = [
 ]
 
 
-@pytest.fixture(scope=fixture_scope)
-def kube():
-    with KubeEmulator() as emulator:
-        yield emulator
+@pytest.fixture(scope="module")
+def cluster():
+    with control_plane.cluster() as running:
+        yield running
 
 
-@pytest.fixture(scope=fixture_scope)
+@pytest.fixture
+def kube(cluster):
+    """The cluster, held by this test alone and without Karpenter objects (the session cluster is shared)."""
+    with control_plane.exclusive(cluster):
+        yield cluster
+
+
+@pytest.fixture
 def custom(kube):
     return kubernetes.client.CustomObjectsApi(kube.api_client())
 
@@ -239,7 +246,7 @@ def test_unmanaged_node_class_is_not_deleted(kube, custom):
 
 def test_kubectl_lists_the_objects(kube, custom):
     run_module(pool_args(kube, "shown"))
-    out = subprocess.run(["/usr/bin/kubectl", "--kubeconfig", kube.kubeconfig, "get", "nodepools,ec2nodeclasses,nodeoverlays",
+    out = subprocess.run([os.path.join(str(kube.bin_dir), "kubectl"), "--kubeconfig", kube.kubeconfig, "get", "nodepools,ec2nodeclasses,nodeoverlays",
                           "-o", "name"], capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.split()
@@ -268,7 +275,7 @@ def test_wait_for_ready(kube, custom):
     timed_out = run_module(dict(args, wait=True, wait_timeout=1))
     assert timed_out["failed"] is True and "timed out after 1s" in timed_out["msg"] and "no Ready condition" in timed_out["msg"]
 
-    # Karpenter's controller would set this; the emulator has no controllers, so the test plays that part.
+    # Karpenter's controller would set this; it does not run here, so the test writes the status sub-resource.
     custom.patch_cluster_custom_object_status("karpenter.sh", "v1", "nodepools", "waiting", {"status": {"conditions": [
         {"type": "Ready", "status": "True", "reason": "Ready", "message": "", "lastTransitionTime": "2026-11-26T00:00:00Z"}]}})
     ready = run_module(dict(args, wait=True, wait_timeout=30))

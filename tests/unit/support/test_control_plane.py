@@ -1,0 +1,196 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, gpu_slicing.eks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""tests/support/control_plane.py: the real control plane starts, answers, runs its controllers and leaves
+nothing behind; build faults (Go missing, a proxy refusing modules, a failing build) are one clear line."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from ansible_collections.gpu_slicing.eks.tests.support import control_plane
+
+SCRIPT = control_plane.__file__
+
+
+def _processes_running(exes):
+    """pids whose argv[0] is one of ``exes``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/cmdline" % entry, "rb") as handle:
+                    argv0 = handle.read().split(b"\0", 1)[0].decode(errors="replace")
+            except OSError:
+                continue
+            if argv0 in exes:
+                found.append(int(entry))
+    return found
+
+
+# ---------------------------------------------------------------------------------------------- build faults
+
+
+def test_go_missing_is_one_line_naming_the_fix(tmp_path, monkeypatch):
+    monkeypatch.setenv("GPU_SLICING_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("PATH", str(tmp_path))  # no go here
+    with pytest.raises(control_plane.BuildError) as error:
+        control_plane.ensure_binaries(log=lambda _message: None)
+    message = str(error.value)
+    assert "\n" not in message
+    assert "Go is not installed" in message and "https://go.dev/dl/" in message
+    assert control_plane.pinned_versions()["kubernetes"] in message
+
+
+class _Refusing(BaseHTTPRequestHandler):
+    """A module proxy that refuses everything with 410 Gone."""
+
+    def do_GET(self):
+        body = b"gone: not served here\n"
+        self.send_response(410)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.skipif(not control_plane.shutil.which("go"), reason="needs Go (the refusal comes from the real go command)")
+def test_proxy_refusal_names_the_module_and_what_to_do(tmp_path, monkeypatch):
+    server = HTTPServer(("127.0.0.1", 0), _Refusing)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("GPU_SLICING_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("GOPROXY", "http://127.0.0.1:%d" % server.server_port)
+    monkeypatch.setenv("GOMODCACHE", str(tmp_path / "modcache"))  # empty: every module must come from the proxy
+    monkeypatch.setenv("GOSUMDB", "off")
+    monkeypatch.setenv("GOTOOLCHAIN", "local")
+    monkeypatch.setenv("GOFLAGS", "-modcacherw")
+    try:
+        with pytest.raises(control_plane.BuildError) as error:
+            control_plane.ensure_binaries(log=lambda _message: None)
+    finally:
+        server.shutdown()
+        server.server_close()
+    message = str(error.value)
+    assert "\n" not in message
+    assert message.startswith("the Go module proxy refused "), message
+    assert "@v" in message.split()[5] and "410 Gone" in message and "GOPROXY" in message, message
+    assert not (control_plane.cache_dir() / "bin").exists()
+    assert not [p for p in control_plane.cache_dir().iterdir() if p.name.startswith("bin-")]
+
+
+@pytest.mark.parametrize("output,expected", [
+    (["# k8s.io/kubernetes/pkg/foo", "pkg/foo/bar.go:12:3: undefined: Baz", "note: module requires go >= 1.25"],
+     "building k8s.io/kubernetes/pkg/foo (k8s.io/kubernetes v"),
+    (["go: go.mod requires go >= 1.25.0 (running go 1.22.1; GOTOOLCHAIN=local)"], "Go 1.22.1 is too old"),
+    (["go: downloading k8s.io/api v0.35.4", "go: k8s.io/api@v0.35.4: verifying module: checksum mismatch"],
+     "the Go module proxy refused k8s.io/api@v0.35.4"),
+    (["signal: killed"], "out of memory?"),
+])
+def test_go_failures_are_explained_in_one_line(output, expected):
+    message = control_plane._explain_go_failure("go build", output, "/tmp/build.log", control_plane.pinned_versions())
+    assert "\n" not in message and expected in message and "/tmp/build.log" in message, message
+
+
+# ---------------------------------------------------------------------------------------------- the real thing
+
+
+@pytest.fixture(scope="module")
+def bin_dir():
+    return control_plane.ensure_binaries(log=lambda _message: None)
+
+
+def test_private_control_plane_runs_real_controllers_and_leaves_nothing(bin_dir, tmp_path):
+    plane = control_plane.ControlPlane(bin_dir=bin_dir, log=lambda _message: None)
+    with plane:
+        workdir = plane.workdir
+        pids = [pid for pid, _exe, _log in plane.processes.values()]
+        assert sorted(plane.processes) == ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"]
+        assert plane.version == control_plane.pinned_versions()["kubernetes"]
+        kubectl = [str(bin_dir / "kubectl"), "--kubeconfig", plane.kubeconfig]
+        version = json.loads(subprocess.run(kubectl + ["version", "-o", "json"], capture_output=True, text=True, check=True).stdout)
+        assert version["serverVersion"]["gitVersion"] == plane.version == version["clientVersion"]["gitVersion"]
+        crd = subprocess.run(kubectl + ["get", "crd", "nodeoverlays.karpenter.sh", "-o", "name"], capture_output=True, text=True)
+        assert crd.returncode == 0 and crd.stdout.strip() == "customresourcedefinition.apiextensions.k8s.io/nodeoverlays.karpenter.sh"
+
+        # a kubelet stand-in registers a GPU node; the real scheduler binds a pod asking for a MIG slice to it
+        plane.seed_nodes([{"metadata": {"name": "gpu-1"}, "status": {"capacity": {
+            "cpu": "8", "memory": "32Gi", "pods": "110", "nvidia.com/mig-1g.10gb": "7"}}}])
+        status, node = plane.api.request("GET", "/api/v1/nodes/gpu-1")
+        assert node["status"]["allocatable"]["nvidia.com/mig-1g.10gb"] == "7"
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "slice"}, "spec": {"containers": [{
+            "name": "c", "image": "busybox", "resources": {"limits": {"nvidia.com/mig-1g.10gb": "1"}}}]}}
+        too_big = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "too-big"}, "spec": {"containers": [{
+            "name": "c", "image": "busybox", "resources": {"limits": {"nvidia.com/mig-1g.10gb": "8"}}}]}}
+        for body in (pod, too_big):
+            assert plane.api.request("POST", "/api/v1/namespaces/default/pods", body)[0] == 201
+        # the real controller-manager turns a Deployment into a ReplicaSet and pods
+        deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}, "spec": {
+            "replicas": 2, "selector": {"matchLabels": {"app": "web"}}, "template": {
+                "metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}}
+        assert plane.api.request("POST", "/apis/apps/v1/namespaces/default/deployments", deployment)[0] == 201
+        deadline = time.monotonic() + 60
+        while True:
+            pods = {p["metadata"]["name"]: p for p in plane.api.request("GET", "/api/v1/namespaces/default/pods")[1]["items"]}
+            unschedulable = [c for c in pods.get("too-big", {}).get("status", {}).get("conditions", [])
+                             if c["type"] == "PodScheduled" and c.get("reason") == "Unschedulable"]
+            web = [p for name, p in pods.items() if name.startswith("web-")]
+            if pods["slice"]["spec"].get("nodeName") == "gpu-1" and unschedulable and len(web) == 2:
+                break
+            assert time.monotonic() < deadline, json.dumps(pods)[:2000]
+            time.sleep(0.2)
+    assert not workdir.exists()
+    assert not [pid for pid in pids if control_plane._pid_alive(pid)]
+
+
+def test_a_component_that_fails_to_start_leaves_nothing(bin_dir, tmp_path):
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "etcd").symlink_to(bin_dir / "etcd")
+    apiserver = fake / "kube-apiserver"
+    apiserver.write_text("#!/bin/sh\necho 'E1130 00:00:00.000000 1 run.go:72] \"command failed\" err=\"broken on purpose\"' >&2\nexit 1\n")
+    apiserver.chmod(0o755)
+    plane = control_plane.ControlPlane(bin_dir=fake, log=lambda _message: None, startup_timeout=30)
+    with pytest.raises(control_plane.ControlPlaneError) as error:
+        plane.start()
+    assert "kube-apiserver did not become ready" in str(error.value) and "broken on purpose" in str(error.value)
+    assert plane.processes == {}
+    assert not plane.workdir.exists()
+    assert not _processes_running([str(fake / "etcd")])
+
+
+def test_cli_up_status_down(bin_dir, tmp_path):
+    session_dir = tmp_path / "session"
+    env = dict(os.environ, GPU_SLICING_CACHE=str(bin_dir.parent.parent.parent))
+
+    def cli(*args):
+        return subprocess.run([sys.executable, SCRIPT] + list(args), capture_output=True, text=True, env=env, timeout=300)
+
+    up = cli("up", "--dir", str(session_dir), "--no-scheduler")
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert "export KUBECONFIG=%s" % (session_dir / "kubeconfig") in up.stdout
+    assert "kube-apiserver %s" % control_plane.pinned_versions()["kubernetes"] in up.stdout
+    record = json.loads((session_dir / "session.json").read_text())
+    assert sorted(p["name"] for p in record["processes"]) == ["etcd", "kube-apiserver", "kube-controller-manager"]
+    again = cli("up", "--dir", str(session_dir))
+    assert again.returncode == 0 and json.loads((session_dir / "session.json").read_text()) == record  # reused
+    status = cli("status", "--dir", str(session_dir), "--json")
+    assert status.returncode == 0 and json.loads(status.stdout)["server"] == record["server"]
+    down = cli("down", "--dir", str(session_dir))
+    assert down.returncode == 0 and "stopped kube-controller-manager, kube-apiserver, etcd" in down.stdout, down.stdout
+    assert not session_dir.exists()
+    assert not [p for p in record["processes"] if control_plane._pid_alive(p["pid"])]
+    assert cli("status", "--dir", str(session_dir)).returncode == 1
+    assert "nothing" in cli("down", "--dir", str(session_dir)).stdout
