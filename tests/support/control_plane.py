@@ -176,7 +176,7 @@ def _run_go(argv, step, log_handle, log, env, progress_total=None):
     log_handle.write("$ %s\n" % " ".join(argv))
     log_handle.flush()
     process = subprocess.Popen(argv, cwd=str(GO_MODULE_DIR), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-                               universal_newlines=True, errors="replace")
+                               universal_newlines=True, errors="replace", start_new_session=True)
     lines = []
     state = {"done": False}
     started = time.monotonic()
@@ -200,8 +200,8 @@ def _run_go(argv, step, log_handle, log, env, progress_total=None):
         rc = process.wait()
     finally:
         state["done"] = True
-        if process.poll() is None:
-            process.kill()
+        if process.poll() is None:  # interrupted: stop go and the compilers it started
+            os.killpg(process.pid, signal.SIGKILL)
             process.wait()
     log_handle.flush()
     return rc, lines
@@ -450,6 +450,116 @@ def seed_nodes(api, nodes, manager="kubelet-stand-in"):
         stored.append(api.apply(path, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}, "status": node["status"]},
                                 manager=manager, subresource="/status"))
     return stored
+
+
+class KubeletStandIn:
+    """What the kubelets of ``nodes`` would write, for a cluster without kubelets.
+
+    Registers the Nodes (object, then the ``status`` sub-resource), then every ``interval`` seconds, for the
+    pods bound to those Nodes: a new pod gets the status a kubelet reports once its containers run (phase
+    Running, Ready), and a pod being deleted (``deletionTimestamp`` set, e.g. by an eviction or a drain) is
+    removed with ``gracePeriodSeconds=0`` as the kubelet does after its containers stopped. Without this, a
+    gracefully deleted pod stays Terminating forever and a drain never ends. ``set_resources`` writes new
+    capacity/allocatable, as a kubelet does when a device plugin advertises other devices.
+    """
+
+    DEVICE_PLUGIN_SELECTOR = "app.kubernetes.io/name=nvidia-device-plugin"
+
+    def __init__(self, api, nodes, interval=0.2, device_plugins=None):
+        self.api = api
+        self.nodes = [node_object(node) for node in nodes]
+        self.interval = interval
+        # node -> {"nvidia_smi": path, "strategy": mixed|single|none}: when a new device-plugin pod starts on the
+        # node, its GPUs are enumerated with that nvidia-smi (as the plugin does at start) and the kubelet
+        # reports the resources (stale nvidia.com/* ones drop to 0, as the kubelet does)
+        self.device_plugins = dict(device_plugins or {})
+        self._plugin_pods = {}
+        self._stop = threading.Event()
+        self._thread = None
+        self.errors = []
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def start(self):
+        seed_nodes(self.api, self.nodes)
+        self._thread = threading.Thread(target=self._loop, name="kubelet-stand-in", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _loop(self):
+        while not self._stop.is_set():
+            try:
+                self.sync_once()
+            except (OSError, http.client.HTTPException, ControlPlaneError) as exc:
+                self.errors.append(str(exc))
+            self._stop.wait(self.interval)
+
+    def sync_once(self):
+        for node in self.nodes:
+            name = node["metadata"]["name"]
+            status, pods = self.api.request("GET", "/api/v1/pods?fieldSelector=spec.nodeName%%3D%s" % name)
+            if status != 200:
+                raise ControlPlaneError("list pods on %s: HTTP %d %s" % (name, status, pods))
+            plugin_pods = []
+            for pod in pods["items"]:
+                meta = pod["metadata"]
+                if not meta.get("deletionTimestamp") and self.device_plugins.get(name) and \
+                        (meta.get("labels") or {}).get("app.kubernetes.io/name") == "nvidia-device-plugin":
+                    plugin_pods.append(meta["uid"])
+                path = "/api/v1/namespaces/%s/pods/%s" % (meta["namespace"], meta["name"])
+                if meta.get("deletionTimestamp"):
+                    self.api.request("DELETE", path, {"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0,
+                                                       "preconditions": {"uid": meta["uid"]}})
+                elif pod.get("status", {}).get("phase") not in ("Running", "Succeeded", "Failed"):
+                    self.api.request("PATCH", path + "/status", {"status": self._running_status(pod)},
+                                     content_type="application/merge-patch+json")
+            if plugin_pods and self._plugin_pods.get(name) not in plugin_pods:
+                self._plugin_pods[name] = plugin_pods[0]
+                self._advertise(name)
+
+    def _advertise(self, name):
+        try:
+            from . import fake_device_plugin
+        except ImportError:  # run as a script
+            import fake_device_plugin
+        spec = self.device_plugins[name]
+        resources = fake_device_plugin.enumerate_resources(spec["nvidia_smi"], spec.get("strategy", "mixed"))
+        status, node = self.api.request("GET", "/api/v1/nodes/%s" % name)
+        capacity = dict((k, v) for k, v in node["status"].get("capacity", {}).items() if not k.startswith("nvidia.com/"))
+        capacity.update((k, "0") for k in node["status"].get("capacity", {}) if k.startswith("nvidia.com/"))
+        capacity.update((k, str(v)) for k, v in resources.items())
+        self.set_resources(name, capacity)
+
+    @staticmethod
+    def _running_status(pod):
+        now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        conditions = [{"type": kind, "status": "True", "lastTransitionTime": now}
+                      for kind in ("PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled")]
+        containers = [{"name": c["name"], "image": c.get("image", ""), "imageID": "", "ready": True, "started": True, "restartCount": 0,
+                       "state": {"running": {"startedAt": now}}} for c in pod["spec"].get("containers", [])]
+        return {"phase": "Running", "conditions": conditions, "containerStatuses": containers, "hostIP": LOOPBACK,
+                "podIP": LOOPBACK, "startTime": now}
+
+    def set_resources(self, name, capacity, allocatable=None):
+        """New capacity/allocatable for Node ``name`` (status sub-resource), as its kubelet would report them."""
+        status, node = self.api.request("GET", "/api/v1/nodes/%s" % name)
+        if status != 200:
+            raise ControlPlaneError("get node %s: HTTP %d %s" % (name, status, node))
+        node["status"]["capacity"] = dict(capacity)
+        node["status"]["allocatable"] = dict(allocatable if allocatable is not None else capacity)
+        status, answer = self.api.request("PUT", "/api/v1/nodes/%s/status" % name, node)
+        if status != 200:
+            raise ControlPlaneError("update node %s status: HTTP %d %s" % (name, status, answer))
+        return answer
 
 
 def load_crds(paths):
@@ -907,12 +1017,15 @@ def cluster(**options):
 
 def register_process(directory, name, pid, exe, log=None):
     """Add a process another tool started for the session (e.g. Karpenter) so that ``down`` stops it too."""
+    import fcntl
     path = Path(directory) / SESSION_FILE
-    record = json.loads(path.read_text())
-    record["processes"].append({"name": name, "pid": pid, "exe": exe, "log": log})
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=1))
-    tmp.replace(path)
+    with open(str(Path(directory) / "session.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        record = json.loads(path.read_text())
+        record["processes"].append({"name": name, "pid": pid, "exe": exe, "log": log})
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(record, indent=1))
+        tmp.replace(path)
 
 
 def up(directory, log=print, **options):
@@ -979,6 +1092,32 @@ def _run_with_session(args, command, log):
             down(args.dir, log=log)
 
 
+def _kubelet(args, log):
+    session = read_session(args.dir)
+    if session is None or not session.alive():
+        raise ControlPlaneError("no session cluster in %s: `up` first" % args.dir)
+    with open(args.nodes) as handle:
+        nodes = yaml.safe_load(handle)
+    plugins = {}
+    for item in args.device_plugin:
+        node, _sep, rest = item.partition("=")
+        path, _sep, strategy = rest.partition(":")
+        plugins[node] = {"nvidia_smi": path, "strategy": strategy or "mixed"}
+    kubelet = KubeletStandIn(session.api, nodes, device_plugins=plugins)
+    signal.signal(signal.SIGTERM, lambda *_: kubelet._stop.set())
+    register_process(args.dir, "kubelet-stand-in", os.getpid(), _own_exe(), None)
+    seed_nodes(session.api, kubelet.nodes)
+    log("kubelet stand-in for %s (pid %d)" % (", ".join(n["metadata"]["name"] for n in kubelet.nodes), os.getpid()))
+    kubelet._loop()
+    return 0
+
+
+def _own_exe():
+    """argv[0] of this process as /proc shows it (what ``down`` compares before signalling)."""
+    with open("/proc/self/cmdline", "rb") as handle:
+        return handle.read().split(b"\0", 1)[0].decode()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="control_plane", description=__doc__.split("\n\n", 1)[0])
     default_dir = str(COLLECTION_ROOT / SESSION_SUBDIR)
@@ -986,7 +1125,8 @@ def main(argv=None):
     commands.add_parser("build", help="build (or reuse) the binaries; print their directory")
     commands.add_parser("version", help="print the pinned versions and the cache directory")
     for name, text in (("up", "start a detached session cluster"), ("down", "stop the session cluster"),
-                       ("status", "is the session cluster alive?"), ("session", "run COMMAND with a session cluster")):
+                       ("status", "is the session cluster alive?"), ("session", "run COMMAND with a session cluster"),
+                       ("kubelet", "run a kubelet stand-in for some Nodes until SIGTERM (registered with the session)")):
         command = commands.add_parser(name, help=text)
         command.add_argument("--dir", default=None if name == "status" else default_dir,
                              help="session directory (default: %s)" % ("the one find_session() finds" if name == "status" else default_dir))
@@ -997,6 +1137,10 @@ def main(argv=None):
             command.add_argument("--no-controller-manager", action="store_true")
         if name == "session":
             command.add_argument("argv", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
+        if name == "kubelet":
+            command.add_argument("--nodes", required=True, help="JSON/YAML list of (partial) Node objects")
+            command.add_argument("--device-plugin", action="append", default=[], metavar="NODE=NVIDIA_SMI[:STRATEGY]",
+                                 help="advertise what NVIDIA_SMI lists whenever a new device-plugin pod starts on NODE")
     args = parser.parse_args(argv)
 
     def log(message):
@@ -1012,6 +1156,8 @@ def main(argv=None):
             _print_session(session, log)
         elif args.command == "down":
             down(args.dir, log=log)
+        elif args.command == "kubelet":
+            return _kubelet(args, log)
         elif args.command == "status":
             session = read_session(args.dir) if args.dir else find_session()
             if session is None or not session.alive():

@@ -125,34 +125,70 @@ def test_private_control_plane_runs_real_controllers_and_leaves_nothing(bin_dir,
         crd = subprocess.run(kubectl + ["get", "crd", "nodeoverlays.karpenter.sh", "-o", "name"], capture_output=True, text=True)
         assert crd.returncode == 0 and crd.stdout.strip() == "customresourcedefinition.apiextensions.k8s.io/nodeoverlays.karpenter.sh"
 
-        # a kubelet stand-in registers a GPU node; the real scheduler binds a pod asking for a MIG slice to it
-        plane.seed_nodes([{"metadata": {"name": "gpu-1"}, "status": {"capacity": {
-            "cpu": "8", "memory": "32Gi", "pods": "110", "nvidia.com/mig-1g.10gb": "7"}}}])
-        status, node = plane.api.request("GET", "/api/v1/nodes/gpu-1")
-        assert node["status"]["allocatable"]["nvidia.com/mig-1g.10gb"] == "7"
-        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "slice"}, "spec": {"containers": [{
-            "name": "c", "image": "busybox", "resources": {"limits": {"nvidia.com/mig-1g.10gb": "1"}}}]}}
-        too_big = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "too-big"}, "spec": {"containers": [{
-            "name": "c", "image": "busybox", "resources": {"limits": {"nvidia.com/mig-1g.10gb": "8"}}}]}}
-        for body in (pod, too_big):
-            assert plane.api.request("POST", "/api/v1/namespaces/default/pods", body)[0] == 201
-        # the real controller-manager turns a Deployment into a ReplicaSet and pods
-        deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}, "spec": {
-            "replicas": 2, "selector": {"matchLabels": {"app": "web"}}, "template": {
-                "metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}}
-        assert plane.api.request("POST", "/apis/apps/v1/namespaces/default/deployments", deployment)[0] == 201
-        deadline = time.monotonic() + 60
-        while True:
-            pods = {p["metadata"]["name"]: p for p in plane.api.request("GET", "/api/v1/namespaces/default/pods")[1]["items"]}
-            unschedulable = [c for c in pods.get("too-big", {}).get("status", {}).get("conditions", [])
-                             if c["type"] == "PodScheduled" and c.get("reason") == "Unschedulable"]
-            web = [p for name, p in pods.items() if name.startswith("web-")]
-            if pods["slice"]["spec"].get("nodeName") == "gpu-1" and unschedulable and len(web) == 2:
-                break
-            assert time.monotonic() < deadline, json.dumps(pods)[:2000]
-            time.sleep(0.2)
+        with control_plane.KubeletStandIn(plane.api, [{"metadata": {"name": "gpu-1"}, "status": {"capacity": {
+                "cpu": "8", "memory": "32Gi", "pods": "110", "nvidia.com/mig-1g.10gb": "7"}}}]) as kubelet:
+            _scheduler_and_controllers_act(plane, kubelet)
+            assert kubelet.errors == []
     assert not workdir.exists()
     assert not [pid for pid in pids if control_plane._pid_alive(pid)]
+
+
+def _wait(what, probe, timeout=60):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        assert time.monotonic() < deadline, "timed out waiting for %s" % what
+        time.sleep(0.2)
+
+
+def _pods(plane):
+    return {p["metadata"]["name"]: p for p in plane.api.request("GET", "/api/v1/namespaces/default/pods")[1]["items"]}
+
+
+def _scheduler_and_controllers_act(plane, kubelet):
+    api = plane.api
+    status, node = api.request("GET", "/api/v1/nodes/gpu-1")
+    assert node["status"]["allocatable"]["nvidia.com/mig-1g.10gb"] == "7"
+
+    # the real scheduler binds a pod asking for a MIG slice and leaves one asking for too many Unschedulable
+    def pod(name, slices, labels=None):
+        return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": labels or {}}, "spec": {"containers": [{
+            "name": "c", "image": "busybox", "resources": {"limits": {"nvidia.com/mig-1g.10gb": str(slices)}}}]}}
+    for body in (pod("slice-a", 1, {"app": "w"}), pod("slice-b", 1, {"app": "w"}), pod("too-big", 8)):
+        assert api.request("POST", "/api/v1/namespaces/default/pods", body)[0] == 201
+    _wait("binding and Unschedulable", lambda: (
+        all(_pods(plane)[n]["spec"].get("nodeName") == "gpu-1" and _pods(plane)[n]["status"].get("phase") == "Running"
+            for n in ("slice-a", "slice-b"))
+        and [c for c in _pods(plane)["too-big"]["status"].get("conditions", [])
+             if c["type"] == "PodScheduled" and c.get("reason") == "Unschedulable"]))
+
+    # the real controller-manager turns a Deployment into a ReplicaSet and pods
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}, "spec": {
+        "replicas": 2, "selector": {"matchLabels": {"app": "web"}}, "template": {
+            "metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}}
+    assert api.request("POST", "/apis/apps/v1/namespaces/default/deployments", deployment)[0] == 201
+    _wait("deployment pods", lambda: len([n for n in _pods(plane) if n.startswith("web-")]) == 2)
+
+    # evictions honour a PodDisruptionBudget once the disruption controller has computed it
+    pdb = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "w"},
+           "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "w"}}}}
+    assert api.request("POST", "/apis/policy/v1/namespaces/default/poddisruptionbudgets", pdb)[0] == 201
+    _wait("PDB status", lambda: api.request("GET", "/apis/policy/v1/namespaces/default/poddisruptionbudgets/w")[1]
+          .get("status", {}).get("disruptionsAllowed") == 1)
+
+    def evict(name):
+        return api.request("POST", "/api/v1/namespaces/default/pods/%s/eviction" % name,
+                           {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": name, "namespace": "default"}})[0]
+    assert evict("slice-a") == 201
+    _wait("the evicted pod to be gone", lambda: "slice-a" not in _pods(plane))  # the kubelet stand-in finalizes it
+    assert evict("slice-b") == 429  # would violate minAvailable=1
+
+    # a device plugin advertising other devices: the kubelet reports new allocatable
+    kubelet.set_resources("gpu-1", {"cpu": "8", "memory": "32Gi", "pods": "110", "nvidia.com/mig-3g.40gb": "2"})
+    allocatable = api.request("GET", "/api/v1/nodes/gpu-1")[1]["status"]["allocatable"]
+    assert allocatable.get("nvidia.com/mig-3g.40gb") == "2" and "nvidia.com/mig-1g.10gb" not in allocatable
 
 
 def test_a_component_that_fails_to_start_leaves_nothing(bin_dir, tmp_path):

@@ -38,3 +38,19 @@ start_control_plane() {
   PATH="$("${PYTHON}" -c 'import json, sys; print(json.load(open(sys.argv[1]))["bin_dir"])' "${WORK_DIR}/kube/session.json"):${PATH}"
   export PATH
 }
+
+# start_kubelet_stand_in NODES_JSON [--device-plugin NODE=NVIDIA_SMI[:STRATEGY] ...]: registers the Nodes in the
+# control plane and acts as their kubelet (pod status, finalizing deleted pods, allocatable from the device
+# plugin at start) until the control plane is stopped on exit.
+start_kubelet_stand_in() {
+  local nodes="$1"
+  shift
+  "${CONTROL_PLANE[@]}" kubelet --dir "${WORK_DIR}/kube" --nodes "${nodes}" "$@" > "${WORK_DIR}/kubelet.log" 2>&1 &
+  for _ in $(seq 1 100); do
+    grep -q "kubelet stand-in for" "${WORK_DIR}/kubelet.log" && return 0
+    kill -0 $! 2>/dev/null || break
+    sleep 0.1
+  done
+  cat "${WORK_DIR}/kubelet.log"
+  return 1
+}
