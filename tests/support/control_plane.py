@@ -9,11 +9,13 @@ by go.mod + go.sum, so only the first run pays for the build. A throwaway CA sig
 certificate and an admin client certificate (``O=system:masters``); service-account keys are generated too.
 
 No kubelet runs: Node objects and their status (capacity, allocatable, conditions) are written by test
-stand-ins through the API, as a kubelet would (``seed_nodes``). Two deviations from a production cluster,
-both because no kubelet exists: the ``node-lifecycle-controller`` is off (it would taint every Node
-unreachable once its stand-in status stops heartbeating and evict the pods on it), and the
-``ServiceAccount`` admission plugin is off (it rejects pods in a namespace until the controller-manager has
-created its ``default`` ServiceAccount, a race no kubelet-less test should depend on; envtest does the same).
+stand-ins through the API, as a kubelet would (``seed_nodes``, ``KubeletStandIn``). Two deviations from a
+production cluster, both because no kubelet exists: the node-lifecycle-controller runs (it lifts the
+``node.kubernetes.io/not-ready`` taint once a Node reports Ready) but with a node-monitor grace period of 10
+years, so Nodes whose stand-in status is not refreshed are never tainted unreachable nor their pods evicted;
+and the ``ServiceAccount`` admission plugin is off (it rejects pods in a namespace until the
+controller-manager has created its ``default`` ServiceAccount, a race no kubelet-less test should depend on;
+envtest does the same).
 
 Python API (see INTERFACES.md "control plane")::
 
@@ -80,8 +82,8 @@ BINARIES = {
 }
 # bump when the build recipe (flags, binary set) changes: part of the cache key
 BUILD_RECIPE = "2"
-# controllers off because no kubelet exists (see the module docstring)
-KCM_CONTROLLERS = "*,-node-lifecycle-controller"
+# no kubelet heartbeats Nodes: never declare one unreachable (see the module docstring)
+KCM_NODE_GRACE = "87600h"
 
 
 class BuildError(RuntimeError):
@@ -587,7 +589,7 @@ def install_crds(api, paths, timeout=60.0):
     for name in names:
         while True:
             status, crd = api.request("GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/%s" % name)
-            conditions = (crd or {}).get("status", {}).get("conditions", []) if status == 200 else []
+            conditions = ((crd or {}).get("status") or {}).get("conditions") or [] if status == 200 else []
             if any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
                 break
             if time.monotonic() > deadline:
@@ -848,7 +850,8 @@ class ControlPlane:
         return ["--kubeconfig=%s" % self._admin_kubeconfig(), "--leader-elect=false", "--bind-address=%s" % LOOPBACK,
                 "--secure-port=%d" % port, "--cert-dir=%s" % (self.workdir / "kube-controller-manager"),
                 "--service-account-private-key-file=%s" % pki["sa.key"], "--root-ca-file=%s" % pki["ca.crt"],
-                "--use-service-account-credentials=false", "--controllers=%s" % KCM_CONTROLLERS, "--profiling=false"]
+                "--use-service-account-credentials=false", "--node-monitor-grace-period=%s" % KCM_NODE_GRACE,
+                "--node-startup-grace-period=%s" % KCM_NODE_GRACE, "--profiling=false"]
 
     def _scheduler_argv(self, port):
         return ["--kubeconfig=%s" % self._admin_kubeconfig(), "--leader-elect=false", "--bind-address=%s" % LOOPBACK,
