@@ -243,6 +243,12 @@ def ensure_binaries(log=print):
         return _build(go, target, bin_dir, versions, log)
 
 
+def _exe_name(package):
+    """The file ``go build -o DIR/`` writes for a main package: its last element, or the one before a ``/vN``."""
+    parts = package.rstrip("/").split("/")
+    return parts[-2] if re.match(r"v\d+$", parts[-1]) else parts[-1]
+
+
 def _build(go, target, bin_dir, versions, log):
     log_path = target / "build.log"
     staging = Path(tempfile.mkdtemp(prefix="bin-", dir=str(target)))
@@ -267,8 +273,7 @@ def _build(go, target, bin_dir, versions, log):
             if rc != 0:
                 raise BuildError(_explain_go_failure("go build", lines, log_path, versions))
         # `go build` names a .../server/v3 main "server"
-        built = {name: staging / (package.rstrip("/").split("/")[-2] if re.match(r"v\d+$", package.split("/")[-1])
-                                  else package.split("/")[-1]) for name, package in BINARIES.items()}
+        built = {name: staging / _exe_name(package) for name, package in BINARIES.items()}
         for name, path in built.items():
             if not path.is_file():
                 raise BuildError("go build succeeded but %s is missing from %s; full log: %s" % (name, staging, log_path))
@@ -519,8 +524,8 @@ class KubeletStandIn:
                     plugin_pods.append(meta["uid"])
                 path = "/api/v1/namespaces/%s/pods/%s" % (meta["namespace"], meta["name"])
                 if meta.get("deletionTimestamp"):
-                    self.api.request("DELETE", path, {"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0,
-                                                       "preconditions": {"uid": meta["uid"]}})
+                    options = {"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0, "preconditions": {"uid": meta["uid"]}}
+                    self.api.request("DELETE", path, options)
                 elif pod.get("status", {}).get("phase") not in ("Running", "Succeeded", "Failed"):
                     self.api.request("PATCH", path + "/status", {"status": self._running_status(pod)},
                                      content_type="application/merge-patch+json")
@@ -1008,14 +1013,17 @@ def cluster(**options):
     missing session is an error naming the fix.
     """
     session = find_session()
-    if session is not None:
-        yield session
-        return
-    if in_forked_test():
-        raise ControlPlaneError("no session control plane (build/kube/session/session.json): `make units` / `make integration` "
-                                "start one; for a manual ansible-test run, `make cluster-up` first")
-    with ControlPlane(**options) as plane:
-        yield plane
+    plane = None
+    if session is None:
+        if in_forked_test():
+            raise ControlPlaneError("no session control plane (build/kube/session/session.json): `make units` starts one; "
+                                    "for a manual ansible-test run, `make cluster-up` first")
+        plane = ControlPlane(**options).start()
+    try:
+        yield session or plane
+    finally:
+        if plane is not None:
+            plane.stop()
 
 
 def register_process(directory, name, pid, exe, log=None):

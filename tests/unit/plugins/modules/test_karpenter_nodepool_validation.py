@@ -20,6 +20,7 @@ import pytest
 from ansible_collections.gpu_slicing.eks.tests.unit.plugins.modules.karpenter_helpers import (  # noqa: F401
     BAD_INPUTS, BASE, Tripwire, run_module, write_kubeconfig)
 
+
 @pytest.fixture
 def tripwire(tmp_path):
     wire = Tripwire()
