@@ -581,6 +581,18 @@ def parse_created_cis(text):
             for m in _CREATED_CI.finditer(text or "")]
 
 
+_MODE_SET = re.compile(r"^(Enabled|Disabled) MIG Mode for GPU\s+([0-9A-Fa-f:.]+?)\.?\s*$", re.M)
+
+
+def parse_mode_set(text):
+    """{bus_id: True|False} of GPUs whose MIG mode ``-mig`` reports as set ("Enabled MIG Mode for GPU ...").
+
+    On Ampere this line means the driver's implicit reset ran and the mode is effective; a change left pending
+    prints a "pending ... state" warning instead (issue 14 fact 1). Anything else is not a confirmation.
+    """
+    return dict((normalize_bus_id(m.group(2)), m.group(1) == "Enabled") for m in _MODE_SET.finditer(text or ""))
+
+
 def parse_pending_mode(text):
     """PCI bus ids whose mode change stays pending (Ampere without reset): {bus_id: 'enable'|'disable'}."""
     return dict((m.group(2).rstrip(".:"), m.group(1)) for m in _PENDING.finditer(text or ""))

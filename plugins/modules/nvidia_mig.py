@@ -284,10 +284,15 @@ def main():
         diff=module._diff, atomic_move=module.atomic_move)
     runner = smi.runner_for_module(module, params["nvidia_smi_path"])
     try:
-        result = apply.reconcile(runner, request)
+        out = apply.reconcile(runner, request).to_dict()
     except apply.ApplyError as exc:
-        module.fail_json(msg=exc.msg, **exc.to_dict())
-    module.exit_json(**result.to_dict())
+        out = exc.to_dict()
+        out["msg"] = exc.msg
+    for warning in out.pop("warnings", []):
+        module.warn(warning)
+    if "msg" in out:
+        module.fail_json(**out)
+    module.exit_json(**out)
 
 
 if __name__ == "__main__":

@@ -13,17 +13,26 @@ collection's GPU catalog, and overlap checks from the engine's placement module;
 file path so the simulator also runs on hosts without Ansible. Output formats follow the real
 captures in ``tests/data/nvidia-smi`` (``templates/`` holds the captured text with placeholders).
 
-Behaviour modelled on the real driver (NVIDIA MIG user guide, and the captures in
-``tests/data/nvidia-smi``):
-- ``-cgi`` without a placement takes the highest free start (the driver's choice, which is what makes
-  ``-cgi 19,19,14,9`` fail with "Insufficient Resources" while ``-cgi 9,19,14,19`` works);
-  a GPU-instance id follows from its placement (7g -> 0, halves 1-2, quarters 3-6, eighths 7-14).
+Behaviour modelled on the real driver; the README lists every MIG-enabled format with its source. In short:
+- the driver's choices are not predictable, so the simulator makes them unpredictable too, from a seed kept
+  in the state (``seed``, default the ``uuid_seed``): a GPU-instance id is a random free id (issue 14 fact 2:
+  one A100 gave a 2g.20gb at start 0 GI 3, the next GPU GI 5; an H100 PCIe had GI 7 at 4:1 and GI 11 at 0:1),
+  and ``-cgi`` without a start takes a random free start (fact 3: the lowest on an empty A30, starts
+  6,4,5,0,1,2,3 for seven 1g.10gb on an H100). Callers must read ids and starts back.
+- compute instances may start at any free compute slice of their GI (fact 4: ``1c.3g.40gb`` then
+  ``2c.3g.40gb`` in one 3g GI on a real A100).
 - lists are processed left to right and stop at the first failure, without rollback.
-- Ampere MIG mode changes stay pending until ``-r``; Hopper and later switch at once.
+- Ampere ``-mig`` resets the GPU implicitly and the mode is effective at once ("Enabled MIG Mode for GPU ..."
+  on bare-metal A100s, fact 1); it stays pending when processes or other clients hold the GPU ("pending enable
+  state ...:In use by another client", A30) or when the GPU cannot be reset (VMs: "...:Not Supported" and
+  "Reboot the system ...", ``reset_supported=false``). Hopper and later switch at once or refuse ("Unable to
+  disable MIG Mode ...: In use by another client" + "Terminating early due to previous errors.", fact 5).
 - a GI with compute instances, a CI with a process, and a GPU with processes are "In use by another
   client" for destroy, mode change and reset.
 - exit statuses follow the NVML return codes (2 invalid argument, 3 not supported, 6 not found,
   19 in use, 23 insufficient resources); an unknown error exits 255.
+- driver-dependent wording: ``-lgi`` is 57 columns wide up to R550 and 59 on R580 (fact 5); R450/R460 print
+  "Successfully created GPU instance on GPU  0 using profile ID  9" without the instance id (fact 6).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -37,6 +46,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import random
 import sys
 import time
 
@@ -133,13 +143,18 @@ def _default_bus_id(index):
 
 
 def new_state(model="h100-80gb", gpus=1, mig=False, uuid_seed="sim", driver=DEFAULT_DRIVER,
-              identity=None, models=None):
-    """Return a fresh state dict. ``models`` (list of keys) overrides ``model`` x ``gpus``."""
+              identity=None, models=None, seed=None, reset_supported=True, persistence=True):
+    """Return a fresh state dict. ``models`` (list of keys) overrides ``model`` x ``gpus``.
+
+    ``seed`` drives the driver's unpredictable choices (GI ids, starts without a placement); default
+    ``uuid_seed``. ``reset_supported=False`` models a VM whose GPUs cannot be reset (Ampere mode changes stay
+    pending until a reboot); ``persistence=False`` a node without persistence mode.
+    """
     keys = list(models) if models else [model] * int(gpus)
     if not keys:
         raise SimError("a node needs at least one GPU")
     state = {"version": STATE_VERSION, "driver": driver, "cuda": DEFAULT_CUDA, "gpus": [],
-             "faults": {}, "mig_uuid_counter": 0}
+             "faults": {}, "mig_uuid_counter": 0, "seed": str(uuid_seed if seed is None else seed), "draws": 0}
     for index, key in enumerate(keys):
         spec = catalog.gpu_model(key)
         gpu = {
@@ -154,6 +169,9 @@ def new_state(model="h100-80gb", gpus=1, mig=False, uuid_seed="sim", driver=DEFA
             "mig_pending": bool(mig) and spec.mig_capable,
             "gpu_instances": [],
             "processes": [],
+            "clients": [],
+            "reset_supported": bool(reset_supported),
+            "persistence": bool(persistence),
         }
         state["gpus"].append(gpu)
     if identity == "h100-capture":
@@ -252,10 +270,24 @@ def _resolve_profile(gpu, token):
     return None
 
 
-def _gi_id(memory_slots, start, size):
-    """GI ids follow the placement: a binary tree over the memory slots, numbered level by level."""
-    level_nodes = memory_slots // size
-    return level_nodes - 1 + start // size
+def _draw(state, choices):
+    """One of ``choices``, chosen by the node's seeded random stream (the driver's unpredictable choice)."""
+    choices = sorted(choices)
+    state["draws"] = state.get("draws", 0) + 1
+    return random.Random("%s/%d" % (state.get("seed", "sim"), state["draws"])).choice(choices)
+
+
+def _new_gi_id(state, gpu):
+    """A free GPU-instance id, not derived from the placement (issue 14 fact 2)."""
+    used = set(gi["id"] for gi in gpu["gpu_instances"])
+    return _draw(state, [i for i in range(2 * _model(gpu).memory_slots - 1) if i not in used])
+
+
+def _driver_major(state):
+    try:
+        return int(str(state.get("driver", DEFAULT_DRIVER)).split(".")[0])
+    except ValueError:
+        return 0
 
 
 def _fixed(gpu):
@@ -434,7 +466,7 @@ def _gpu_values(state, gpu, xml):
         "bus_id": gpu["bus_id"],
         "product_name": spec.product_name,
         "architecture": spec.architecture.capitalize(),
-        "persistence_mode": "Enabled",
+        "persistence_mode": "Enabled" if gpu.get("persistence", True) else "Disabled",
         "mig_current": mig_word(gpu["mig_current"]),
         "mig_pending": mig_word(gpu["mig_pending"]),
         "serial": gpu["serial"],
@@ -657,7 +689,7 @@ def _q_fields():
         "pci.device": (None, lambda s, g: ("0x" + _bus_parts(g["bus_id"])[2].upper(), None)),
         "pci.device_id": (None, lambda s, g: (_model(g).pci_device_ids[0], None)),
         "pci.sub_device_id": (None, lambda s, g: (_BOARD.get(g["model"], _DEFAULT_BOARD)[0], None)),
-        "persistence_mode": (None, lambda s, g: ("Enabled", None)),
+        "persistence_mode": (None, lambda s, g: ("Enabled" if g.get("persistence", True) else "Disabled", None)),
         "compute_mode": (None, lambda s, g: ("Default", None)),
         "pstate": (None, lambda s, g: ("P0", None)),
         "memory.total": ("MiB", mem("total")),
@@ -788,21 +820,31 @@ def _table(title_lines, sep_width, rows):
     return head + "".join(row + "\n" + sep for row in rows)
 
 
+def _by_profile_desc(gis):
+    """Real ``-lgi``/``-lci`` order: profile id descending, then instance id (issue 14 fact 5)."""
+    return sorted(gis, key=lambda g: (-g["profile_id"], g["id"]))
+
+
 def render_lgi(state, gpus):
+    # 57 columns up to R550, 59 on R580 (issue 14 fact 5); the extra width sits in the name column here
+    extra = 2 if _driver_major(state) >= 560 else 0
     rows = []
     for gpu in gpus:
-        for gi in sorted(gpu["gpu_instances"], key=lambda g: g["id"]):
+        for gi in _by_profile_desc(gpu["gpu_instances"]):
             rows.append("|%4d  %s%3d%9d%13s     |" % (
-                gpu["index"], ("MIG " + gi["profile"]).ljust(19), gi["profile_id"], gi["id"],
+                gpu["index"], ("MIG " + gi["profile"]).ljust(19 + extra), gi["profile_id"], gi["id"],
                 "%d:%d" % (gi["start"], gi["size"])))
     if not rows:
-        return "No GPU instances found.\n"
-    return _table([" GPU instances:", " GPU   Name             Profile  Instance   Placement  ",
-                   "                          ID       ID       Start:Size "], 55, rows)
+        # an empty list on a MIG-enabled GPU (issue 14 fact 5); exit status not captured: 0 assumed, like the
+        # MIG-disabled "No MIG-enabled devices found." (own capture)
+        return "No GPU instances found: Not Found\n", 0
+    pad = " " * extra
+    return _table([" GPU instances:", " GPU   Name           %s  Profile  Instance   Placement  " % pad,
+                   "                        %s  ID       ID       Start:Size " % pad], 55 + extra, rows), 0
 
 
 def _gi_filter(gpu, gi_ids):
-    gis = sorted(gpu["gpu_instances"], key=lambda g: g["id"])
+    gis = _by_profile_desc(gpu["gpu_instances"])
     if gi_ids is None:
         return gis
     return [gi for gi in gis if gi["id"] in gi_ids]
@@ -812,7 +854,7 @@ def render_lci(state, gpus, gi_ids):
     rows = []
     for gpu in gpus:
         for gi in _gi_filter(gpu, gi_ids):
-            for ci in sorted(gi["compute_instances"], key=lambda c: c["id"]):
+            for ci in _by_profile_desc(gi["compute_instances"]):
                 rows.append("|%4d%7d       %s%3d%10d%13s     |" % (
                     gpu["index"], gi["id"], ("MIG " + ci["name"]).ljust(19), ci["profile_id"], ci["id"],
                     "%d:%d" % (ci["start"], ci["size"])))
@@ -860,7 +902,7 @@ def render_smi(state, gpus):
         spec = _model(gpu)
         power = _BOARD.get(gpu["model"], _DEFAULT_BOARD)[1]
         mig = ("Enabled" if gpu["mig_current"] else "Disabled") if spec.mig_capable else "N/A"
-        out.append("|%4d  %-29s %3s  |%19s %3s |%21s |\n" % (gpu["index"], spec.product_name[:29], "On", gpu["bus_id"], "Off", "0"))
+        out.append("|%4d  %-29s %3s  |%19s %3s |%21s |\n" % (gpu["index"], spec.product_name[:29], "On" if gpu.get("persistence", True) else "Off", gpu["bus_id"], "Off", "0"))
         out.append("| %3s %5s %5s %15s / %5s |%11s / %9s |%8s%13s |\n" % (
             "N/A", "37C", "P0", "72W", "%dW" % power, "%dMiB" % _memory_used(gpu), "%dMiB" % spec.memory_mib,
             "0%", "Default"))
@@ -913,6 +955,16 @@ def _fail(message):
     return ERROR_CODES.get(message, 255)
 
 
+_PERSISTENCE_WARNING = ("Warning: persistence mode is disabled on device %s. See the Known Issues section of the "
+                        "nvidia-smi(1) man page for more information. Run with [--help | -h] switch to get more "
+                        "information on how to enable persistence mode.\n")
+
+
+def _holders(gpu):
+    """What keeps the driver from resetting a GPU: processes and other clients (DCGM, persistenced, ...)."""
+    return list(gpu["processes"]) + list(gpu.get("clients", []))
+
+
 def set_mig_mode(state, gpus, enable, explicit):
     out = []
     rc = 0
@@ -928,32 +980,42 @@ def set_mig_mode(state, gpus, enable, explicit):
             else:
                 out.append("Treating as warning and moving on.\n")
             continue
+        if spec.architecture != "ampere" and not gpu.get("persistence", True):
+            # Hopper (issue 14 fact 5): a persistence warning and an extra blank line
+            out.append(_PERSISTENCE_WARNING % bus + "\n")
         if not enable and gpu["gpu_instances"]:
             out.append("Unable to disable MIG Mode for GPU %s: In use by another client\n" % bus)
-            rc = rc or 19
-            continue
+            out.append("Terminating early due to previous errors.\n")
+            return "".join(out), 19, changed
         if spec.architecture == "ampere":
             if gpu["mig_pending"] != enable:
                 gpu["mig_pending"] = enable
                 changed = True
             if gpu["mig_current"] != enable:
                 state_word = "enable" if enable else "disable"
-                if gpu["processes"]:
+                if _holders(gpu):
+                    # the implicit reset cannot run (A30 in issue 14 fact 1; gpu-operator#118)
                     out.append("Warning: MIG mode is in pending %s state for GPU %s:In use by another client\n"
                                "%s is currently being used by one or more other processes (e.g. CUDA application or a "
                                "monitoring application such as another instance of nvidia-smi). Please first kill all "
                                "processes using the device and retry the command or reboot the system to make MIG mode "
                                "effective.\n" % (state_word, bus, bus))
-                else:
+                    continue
+                if not gpu.get("reset_supported", True):
+                    # VMs without reset support (mig.md 1.5, MIG user guide)
                     out.append("Warning: MIG mode is in pending %s state for GPU %s:Not Supported\n"
                                "Reboot the system or try nvidia-smi --gpu-reset to make MIG mode effective on GPU %s\n"
                                % (state_word, bus, bus))
-                continue
+                    continue
+                # bare metal, idle: the driver resets the GPU and the mode is effective at once (fact 1)
+                gpu["mig_current"] = enable
+                gpu["gpu_instances"] = []
+                changed = True
         else:
             if gpu["processes"] and gpu["mig_current"] != enable:
                 out.append("Unable to %s MIG Mode for GPU %s: In use by another client\n" % (word, bus))
-                rc = rc or 19
-                continue
+                out.append("Terminating early due to previous errors.\n")
+                return "".join(out), 19, changed
             if gpu["mig_current"] != enable or gpu["mig_pending"] != enable:
                 changed = True
             gpu["mig_current"] = gpu["mig_pending"] = enable
@@ -963,10 +1025,10 @@ def set_mig_mode(state, gpus, enable, explicit):
 
 
 def gpu_reset(state, gpus):
-    busy = [gpu for gpu in gpus if gpu["processes"]]
+    busy = [gpu for gpu in gpus if _holders(gpu)]
     if busy:
-        lines = ["The following GPUs could not be reset:\n"]
-        lines += ["  GPU %s: In use by another client\n" % gpu["bus_id"] for gpu in busy]
+        # wording of gpu-operator#118 (a client holding the GPU blocks --gpu-reset); nothing is reset
+        lines = ["GPU %s is currently in use by another process.\n" % gpu["bus_id"] for gpu in busy]
         lines.append("\n%d device%s currently being used by one or more other processes (e.g., Fabric Manager, CUDA "
                      "application, graphics application such as an X server, or a monitoring application such as "
                      "another instance of nvidia-smi). Please first kill all processes using %s device%s and all "
@@ -974,13 +1036,16 @@ def gpu_reset(state, gpus):
                      % (len(busy), " is" if len(busy) == 1 else "s are", "this" if len(busy) == 1 else "these",
                         "" if len(busy) == 1 else "s"))
         return "".join(lines), 19, False
+    unsupported = [gpu for gpu in gpus if not gpu.get("reset_supported", True)]
+    if unsupported:
+        # no reset in this VM: NVML_ERROR_NOT_SUPPORTED (wording assumed, see the README)
+        return "".join("Unable to reset GPU %s: Not Supported\n" % gpu["bus_id"] for gpu in unsupported), 3, False
     out = []
     for gpu in gpus:
         # a reset applies a pending MIG mode and, like any reset, wipes GPU and compute instances
         gpu["mig_current"] = gpu["mig_pending"]
         gpu["gpu_instances"] = []
         out.append("GPU %s was successfully reset.\n" % gpu["bus_id"])
-    out.append("All done.\n")
     return "".join(out), 0, True
 
 
@@ -990,7 +1055,8 @@ def _create_ci(state, gpu, gi, ci_prof_id, compute, name):
         used.update(range(ci["start"], ci["start"] + ci["size"]))
     gi_slices = _profile_by_name(gpu, gi["profile"]).compute_slices
     start = None
-    for candidate in range(0, gi_slices - compute + 1, compute):
+    # any free run of compute slices: a real A100 put 2c.3g.40gb next to 1c.3g.40gb (issue 14 fact 4)
+    for candidate in range(0, gi_slices - compute + 1):
         if not used.intersection(range(candidate, candidate + compute)):
             start = candidate
             break
@@ -1004,9 +1070,19 @@ def _create_ci(state, gpu, gi, ci_prof_id, compute, name):
     return ci
 
 
-def _ci_message(gpu, gi, ci):
+def _ci_message(state, gpu, gi, ci):
+    if _driver_major(state) < 470:  # R450/R460 wording (issue 14 fact 6)
+        return ("Successfully created compute instance on GPU %2d GPU instance ID %2d using profile ID %2d\n"
+                % (gpu["index"], gi["id"], ci["profile_id"]))
     return ("Successfully created compute instance ID %2d on GPU %2d GPU instance ID %2d using profile MIG %s (ID %2d)\n"
             % (ci["id"], gpu["index"], gi["id"], ci["name"], ci["profile_id"]))
+
+
+def _gi_message(state, gpu, gi):
+    if _driver_major(state) < 470:  # R450/R460 wording (issue 14 fact 6)
+        return "Successfully created GPU instance on GPU %2d using profile ID %2d\n" % (gpu["index"], gi["profile_id"])
+    return ("Successfully created GPU instance ID %2d on GPU %2d using profile MIG %s (ID %2d)\n"
+            % (gi["id"], gpu["index"], gi["profile"], gi["profile_id"]))
 
 
 def _fault_create(state):
@@ -1041,7 +1117,7 @@ def create_gpu_instances(state, gpus, spec_list, with_ci):
                 if error is None:
                     error = _placement_error(gpu, prof, start)
                 if error is None and start is None:
-                    start = _driver_start(gpu, prof)
+                    start = _driver_start(state, gpu, prof)
                 if error is None:
                     error = _fault_create(state)
             if error is not None:
@@ -1049,15 +1125,14 @@ def create_gpu_instances(state, gpus, spec_list, with_ci):
                            % (gpu["index"], prof_token.strip(), error))
                 out.append("Failed to create GPU instances: %s\n" % error)
                 return "".join(out), _fail(error), changed
-            gi = {"id": _gi_id(_model(gpu).memory_slots, start, prof.size), "profile": prof.name,
+            gi = {"id": _new_gi_id(state, gpu), "profile": prof.name,
                   "profile_id": prof.typical_id, "start": start, "size": prof.size, "compute_instances": []}
             gpu["gpu_instances"].append(gi)
             changed = True
-            out.append("Successfully created GPU instance ID %2d on GPU %2d using profile MIG %s (ID %2d)\n"
-                       % (gi["id"], gpu["index"], prof.name, prof.typical_id))
+            out.append(_gi_message(state, gpu, gi))
             if with_ci:
                 ci = _create_ci(state, gpu, gi, _ci_profile_id(prof, prof.compute_slices), prof.compute_slices, prof.name)
-                out.append(_ci_message(gpu, gi, ci))
+                out.append(_ci_message(state, gpu, gi, ci))
     return "".join(out), 0, changed
 
 
@@ -1073,9 +1148,10 @@ def _placement_error(gpu, prof, start):
     return None
 
 
-def _driver_start(gpu, prof):
+def _driver_start(state, gpu, prof):
+    """The start the driver picks without a placement: unpredictable (issue 14 fact 3), seeded."""
     mask = _occupied(gpu)
-    return max(s for s in prof.starts if not mask & placement.slot_mask(s, prof.size))
+    return _draw(state, [s for s in prof.starts if not mask & placement.slot_mask(s, prof.size)])
 
 
 def _parse_ids(text, what):
@@ -1163,7 +1239,7 @@ def create_compute_instances(state, gpus, gi_ids, spec_list):
                     out.append("Failed to create compute instances: %s\n" % error)
                     return "".join(out), _fail(error), changed
                 changed = True
-                out.append(_ci_message(gpu, gi, ci))
+                out.append(_ci_message(state, gpu, gi, ci))
     return "".join(out), 0, changed
 
 
@@ -1287,7 +1363,8 @@ def _run_mig(state, argv):
         if not enabled:
             return "No MIG-enabled devices found.\n", 0, False
         if action == "lgi":
-            return render_lgi(state, enabled), 0, False
+            text, rc = render_lgi(state, enabled)
+            return text, rc, False
         return (render_lci if action == "lci" else render_lcip)(state, enabled, gi_ids), 0, False
     if opts.get("id") is None:
         gpus = enabled or gpus
@@ -1355,9 +1432,22 @@ def smi_main(argv=None):
         return 9
     try:
         with locked(path):
+            hang = read_state(path).get("faults", {}).get("hang")
+        if hang and hang in argv:
+            # a hung nvidia-smi (issue 14): never answers; outside the lock so the node stays usable
+            _log_call(path, argv, is_mutating(argv), False, None)
+            while True:
+                time.sleep(3600)
+        with locked(path):
             state = read_state(path)
             before = copy.deepcopy(state)
             output, rc, changed = run(state, argv)
+            release = state.get("faults", {}).get("release_clients_after")
+            if release and release in argv:
+                # a monitoring client that lets go after this command (tests of a reset that then works)
+                for gpu in state["gpus"]:
+                    gpu["clients"] = []
+                del state["faults"]["release_clients_after"]
             if state != before:
                 write_state(path, state)
             _log_call(path, argv, is_mutating(argv), bool(changed), rc)
@@ -1426,7 +1516,13 @@ class SimNode(object):
         """
         self._update(lambda state: _apply_layout(state, layout, gpus))
 
-    def add_process(self, gpu, pid, name="python3", gi=None, ci=None, memory_mib=512):
+    def add_process(self, gpu, pid, name="python3", gi=None, ci=None, memory_mib=512, at=None):
+        """A process on a GPU; in MIG mode in compute instance ``ci`` of GPU instance ``gi`` (or of the GPU instance
+        at ``at`` = (profile, start), since GI ids are the driver's choice)."""
+        if at is not None:
+            gi = self.gi_id(gpu, at[0], int(at[1]))
+            ci = 0 if ci is None else ci
+
         def change(state):
             target = self._gpu(state, gpu)
             if target["mig_current"]:
@@ -1454,12 +1550,20 @@ class SimNode(object):
             raise SimError("no simulated process with pid %s" % pid)
         self._update(change)
 
-    def set_faults(self, fail_create_nth=None, fail_destroy=False, error=None, clear=False):
+    def set_faults(self, fail_create_nth=None, fail_destroy=False, error=None, clear=False, hang=None,
+                   release_clients_after=None):
+        """Inject faults: the Nth GI create fails, every destroy fails, with ``error``; ``hang``: every command
+        whose argv contains that word (e.g. ``-cgi``) never returns; ``release_clients_after``: the GPU clients
+        (``set_gpu(clients=...)``) let go after the next command with that word (e.g. ``-mig``)."""
         def change(state):
             if clear:
                 state["faults"] = {}
                 return
             faults = state.setdefault("faults", {})
+            if hang:
+                faults["hang"] = hang
+            if release_clients_after:
+                faults["release_clients_after"] = release_clients_after
             if fail_create_nth is not None:
                 if int(fail_create_nth) < 1:
                     raise SimError("--fail-create-nth must be >= 1")
@@ -1472,6 +1576,27 @@ class SimNode(object):
                     raise SimError("unknown error %r; known: %s" % (error, ", ".join(ERROR_CODES)))
                 faults["error"] = error
         self._update(change)
+
+    def set_gpu(self, gpu, reset_supported=None, clients=None, persistence=None):
+        """GPU environment: ``reset_supported`` (False: a VM without GPU reset), ``clients`` (names of non-CUDA
+        clients holding the GPU, e.g. ``["nv-hostengine"]``: they block the implicit reset of an Ampere mode change
+        and ``-r`` without showing as processes), ``persistence`` (persistence mode)."""
+        def change(state):
+            target = self._gpu(state, gpu)
+            if reset_supported is not None:
+                target["reset_supported"] = bool(reset_supported)
+            if clients is not None:
+                target["clients"] = list(clients)
+            if persistence is not None:
+                target["persistence"] = bool(persistence)
+        self._update(change)
+
+    def gi_id(self, gpu, profile, start):
+        """The GPU-instance id the simulated driver gave the instance of ``profile`` at ``start``."""
+        for name, at, gi in self.layout(gpu):
+            if name == profile and at == start:
+                return gi
+        raise SimError("GPU %s has no %s at start %s" % (gpu, profile, start))
 
     def set_mode(self, gpu, current, pending=None):
         """Force a GPU's MIG mode (e.g. an Ampere part left pending by an earlier run)."""
@@ -1488,6 +1613,7 @@ class SimNode(object):
             for gpu in state["gpus"]:
                 gpu["gpu_instances"] = []
                 gpu["processes"] = []
+                gpu["clients"] = []
                 if _model(gpu).architecture == "ampere":
                     gpu["mig_current"] = gpu["mig_pending"]
                 else:
@@ -1552,7 +1678,7 @@ def _apply_layout(state, layout, gpus=None):
             err = _placement_error(gpu, prof, start)
             if err:
                 raise SimError("layout %r: %s at %s: %s" % (layout, name, start, err))
-            gi = {"id": _gi_id(model.memory_slots, start, prof.size), "profile": name,
+            gi = {"id": _new_gi_id(state, gpu), "profile": name,
                   "profile_id": prof.typical_id, "start": start, "size": prof.size, "compute_instances": []}
             gpu["gpu_instances"].append(gi)
             _create_ci(state, gpu, gi, _ci_profile_id(prof, prof.compute_slices), prof.compute_slices, name)
@@ -1583,8 +1709,12 @@ def _ctl_parser():
     p.add_argument("--driver", default=DEFAULT_DRIVER)
     p.add_argument("--identity", help="h100-capture: GPU 0 gets the identity of the real capture")
     p.add_argument("--layout", help="comma list of profile names (or name:start) to pre-create on every MIG GPU")
+    p.add_argument("--seed", help="seed of the driver's unpredictable choices (GI ids, starts); default --uuid-seed")
+    p.add_argument("--no-reset", action="store_true", help="GPUs cannot be reset (a VM): Ampere mode changes stay pending")
+    p.add_argument("--persistence", choices=("on", "off"), default="on")
     p = with_state("add-process", "simulate a process holding a GPU or a MIG slice")
     p.add_argument("--gpu", type=int, required=True)
+    p.add_argument("--at", help="PROFILE:START of the GPU instance (instead of --gi; GI ids are the driver's choice)")
     p.add_argument("--gi", type=int)
     p.add_argument("--ci", type=int)
     p.add_argument("--pid", type=int, required=True)
@@ -1596,6 +1726,7 @@ def _ctl_parser():
     p.add_argument("--fail-create-nth", type=int, help="the Nth GPU-instance create from now on fails")
     p.add_argument("--fail-destroy", action="store_true", help="every destroy fails")
     p.add_argument("--error", help="error of the injected failures (default Unknown Error)")
+    p.add_argument("--hang", help="every command with this argument (e.g. -cgi) hangs forever")
     p.add_argument("--clear", action="store_true")
     with_state("reboot", "simulate a node reboot (instances vanish; Hopper+ also loses MIG mode)")
     with_state("show", "print the state as JSON")
@@ -1620,16 +1751,22 @@ def ctl_main(argv=None):
                     layout.append((name, int(start)) if start else name)
             node = SimNode.create(args.state, model=args.model, gpus=args.gpus, mig=args.mig == "enabled",
                                   uuid_seed=args.uuid_seed, driver=args.driver, identity=args.identity,
-                                  models=args.models.split(",") if args.models else None, layout=layout)
+                                  models=args.models.split(",") if args.models else None, layout=layout,
+                                  seed=args.seed, reset_supported=not args.no_reset,
+                                  persistence=args.persistence == "on")
             print(json.dumps({"state": node.path, "gpus": len(node.state()["gpus"])}))
         elif args.command == "add-process":
-            node.add_process(args.gpu, args.pid, args.name, args.gi, args.ci, args.memory_mib)
+            at = None
+            if args.at:
+                profile_name, _sep, start = args.at.partition(":")
+                at = (profile_name, int(start))
+            node.add_process(args.gpu, args.pid, args.name, args.gi, args.ci, args.memory_mib, at=at)
         elif args.command == "remove-process":
             node.remove_process(args.pid)
         elif args.command == "fault":
-            if not (args.clear or args.fail_destroy or args.fail_create_nth is not None or args.error):
-                raise SimError("fault needs --fail-create-nth, --fail-destroy, --error or --clear")
-            node.set_faults(args.fail_create_nth, args.fail_destroy, args.error, args.clear)
+            if not (args.clear or args.fail_destroy or args.fail_create_nth is not None or args.error or args.hang):
+                raise SimError("fault needs --fail-create-nth, --fail-destroy, --error, --hang or --clear")
+            node.set_faults(args.fail_create_nth, args.fail_destroy, args.error, args.clear, args.hang)
         elif args.command == "reboot":
             node.reboot()
         elif args.command == "show":

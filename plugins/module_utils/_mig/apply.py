@@ -43,6 +43,7 @@ class ApplyError(Exception):
         self.result = result
         self.failed_gpus = list(failed_gpus) if failed_gpus is not None else None
         self.changed = changed
+        self.finished = None  # GPUs finished before a failure half-way (set by the executor)
 
     def to_dict(self):
         out = self.result.to_dict() if self.result is not None else {}
@@ -106,6 +107,7 @@ class ApplyResult(object):
         self.persist_path = persist_path
         self.nvidia_smi_calls = 0
         self.diff = None            # {before, after, before_header, after_header} when requested
+        self.warnings = []          # what the caller should know (reset refused, answer read back, check mode)
 
     def to_dict(self):
         out = dict(changed=self.changed, gpus=[g.to_dict() for g in self.gpus], actions=[list(a) for a in self.actions],
@@ -114,6 +116,8 @@ class ApplyResult(object):
                    nvidia_smi_calls=self.nvidia_smi_calls)
         if self.diff is not None:
             out["diff"] = dict(self.diff)
+        if self.warnings:
+            out["warnings"] = list(self.warnings)
         return out
 
 
@@ -195,7 +199,9 @@ def _create_steps_of(plan, path):
 
 
 def ordered_steps(plans, path):
-    """All Steps in execution order (see the module docstring)."""
+    """All Steps in execution order as predicted before running (check mode): a mode change is assumed to take
+    effect at once; ``execute`` decides from nvidia-smi's answer (a pending GPU gets a reset or waits for a
+    reboot, and its creates are left out)."""
     steps = []
     moving = [p for p in plans if any(isinstance(a, planner.MODE_ACTIONS) for a in p.actions)]
     rebuilding = [p for p in plans if p not in moving and any(isinstance(a, planner.DESTROYS) for a in p.actions)]
@@ -203,14 +209,21 @@ def ordered_steps(plans, path):
         steps.extend(_destroy_steps(plan, path) + _create_steps_of(plan, path))
     for plan in moving:
         steps.extend(_destroy_steps(plan, path))
-    for enabled in (True, False):
-        group = [p for p in moving if planner.SetMode(enabled) in p.actions]
-        if group:
-            steps.append(Step("mode", group, smi.argv_set_mode([p.gpu.index for p in group], enabled, path)))
+    steps.extend(_mode_steps(moving, path))
     resets = [p for p in moving if any(isinstance(a, planner.Reset) for a in p.actions)]
     if resets:
         steps.append(Step("reset", resets, smi.argv_reset([p.gpu.index for p in resets], path)))
     steps.extend(create_steps([p for p in plans if p not in rebuilding], path))
+    return steps
+
+
+def _mode_steps(moving, path):
+    """ONE ``-mig`` call per direction for every GPU that changes its MIG mode."""
+    steps = []
+    for enabled in (True, False):
+        group = [p for p in moving if planner.SetMode(enabled) in p.actions]
+        if group:
+            steps.append(Step("mode", group, smi.argv_set_mode([p.gpu.index for p in group], enabled, path)))
     return steps
 
 
@@ -268,14 +281,25 @@ def target_lines(plans):
 # --------------------------------------------------------------------------------- execution and rollback
 
 class _Run(object):
-    """Book-keeping of one execution: argv run, GPUs done, instances created, GPUs whose destroys ran."""
+    """Book-keeping of one execution.
+
+    ``run``: argv lists run; ``done``: GPUs whose steps all ran; ``created``: {gpu: [GpuInstance]} this run made;
+    ``destroyed``: GPUs whose destroys ran; ``mode_called``: GPUs a mode call was made for; ``pending``: GPUs whose
+    mode change waits for a reset or reboot after the mode phase; ``warnings``: things the caller should know.
+    """
 
     def __init__(self):
         self.run = []
-        self.pending = set()
         self.done = set()
         self.created = {}
         self.destroyed = set()
+        self.mode_called = set()
+        self.pending = set()
+        self.warnings = []
+
+
+def _want(plan):
+    return "Enabled" if plan.desired.mig_enabled else "Disabled"
 
 
 def restore_compute_instances(runner, plan):
@@ -298,21 +322,29 @@ def restore_compute_instances(runner, plan):
     return "; ".join(notes) or "nothing was destroyed"
 
 
-def rollback_gpu(runner, plan, created):
-    """Undo this run's creates on one GPU (``created``: (gpu_index, gi_id, ...) tuples) and try to restore
-    destroyed instances; returns a message."""
+def rollback_gpu(runner, plan, created, revert_mode=False):
+    """Undo this run on one GPU: destroy the GPU instances it created (``created``: GI ids), set a MIG mode it
+    changed back (``revert_mode``), restore the instances it destroyed where MIG is (still) on; returns a message."""
     index = plan.gpu.index
     path = runner.path
     notes = []
     if created:
-        gi_ids = [c[1] for c in created]
         try:
-            runner.run(smi.argv_destroy_ci(index, gi_ids, path), check=False)
-            runner.run(smi.argv_destroy_gi(index, gi_ids, path))
-            notes.append("destroyed GPU instances %s created by this run" % ", ".join(str(g) for g in gi_ids))
+            runner.run(smi.argv_destroy_ci(index, created, path), check=False)
+            runner.run(smi.argv_destroy_gi(index, created, path))
+            notes.append("destroyed GPU instances %s created by this run" % ", ".join(str(g) for g in created))
         except smi.NvidiaSmiError as exc:
-            return "rollback failed, could not destroy GPU instances %s created by this run: %s" % (gi_ids, exc)
-    if plan.destroy:
+            return "rollback failed, could not destroy GPU instances %s created by this run: %s" % (created, exc)
+    if revert_mode:
+        before = plan.gpu.mig_current == "Enabled"
+        try:
+            _rc, out, err = runner.run(smi.argv_set_mode([index], before, path))
+            pending = smi.parse_pending_mode(out + err)
+            notes.append("set MIG mode back to %s%s" % ("enabled" if before else "disabled",
+                                                         " (pending until a reset or reboot)" if pending else ""))
+        except smi.NvidiaSmiError as exc:
+            notes.append("could not set MIG mode back (%s)" % exc)
+    if plan.destroy and plan.gpu.mig_current == "Enabled" and (not revert_mode or plan.desired.mig_enabled):
         tuples = [(gi.profile_id, gi.start) for gi in plan.destroy]
         try:
             runner.run(smi.argv_create_gi(index, tuples, True, path))
@@ -323,80 +355,222 @@ def rollback_gpu(runner, plan, created):
     return "; ".join(notes) or "nothing to roll back"
 
 
-def created_instances(plan, text):
-    """GpuInstances created by one ``-cgi`` call: GI ids from the output, placements from the plan (same order)."""
-    out = []
+def _new_instances(plan, state):
+    """(found, new) on ``plan``'s GPU in ``state``: ``new`` = GPU instances that are not kept (so this run made
+    them), ``found`` = GpuInstance per planned create at its placement, with the id the GPU reports."""
+    gpu = next((g for g in state if g.index == plan.gpu.index), None)
+    if gpu is None:
+        return [], []
+    kept = set(gi.gi_id for gi in plan.kept)
+    new = [gi for gi in gpu.instances if gi.gi_id not in kept]
+    found = []
+    for create in plan.create:
+        match = next((gi for gi in new if gi.profile_id == create.profile_id and gi.start == create.start
+                      and gi not in found), None)
+        if match is not None:
+            found.append(match)
+    return found, new
+
+
+def _complete(plan, found, new):
+    return len(found) == len(plan.create) == len(new) and all(gi.compute_instances for gi in found)
+
+
+def _from_output(plan, text):
+    """The created GpuInstances of ``plan`` as nvidia-smi reported them (same order as the tuples), or None when
+    its answer does not account for every one (R450 wording, an unknown wording, a partial answer)."""
     reported = [c for c in smi.parse_created_gis(text) if c[0] == plan.gpu.index]
-    for create, found in zip(plan.create, reported):
-        if found[3] != create.profile_id:
-            raise ApplyError("GPU %s: nvidia-smi reported profile %s (id %s) where %s (id %s) was created"
-                             % (plan.gpu.index, found[2], found[3], create.name, create.profile_id), changed=True)
-        out.append(GpuInstance(create.name, create.profile_id, create.start, create.size, gi_id=found[1]))
-    if len(reported) != len(plan.create):
-        raise ApplyError("GPU %s: nvidia-smi reported %d created GPU instances, %d were requested: %s"
-                         % (plan.gpu.index, len(reported), len(plan.create), text.strip()), changed=True)
-    return out
+    if len(reported) != len(plan.create) or any(f[3] != c.profile_id for c, f in zip(plan.create, reported)):
+        return None
+    return [GpuInstance(c.name, c.profile_id, c.start, c.size, gi_id=f[1]) for c, f in zip(plan.create, reported)]
 
 
-def execute(runner, plans, result):
-    """Run the steps; on failure roll back the failing GPU and raise ApplyError with the per-GPU state.
+def _account_creates(runner, step, text, book, plans, result):
+    """Record what a ``-cgi`` step created. GI ids come from nvidia-smi's answer; when it cannot be parsed the
+    state is re-read (ids and placements from ``-lgi``) and the run continues if every instance is there, else
+    the GPU is rolled back (issue 14 fact 6: never leave instances the run cannot account for)."""
+    unknown = []
+    for plan in step.plans:
+        made = _from_output(plan, text)
+        if made is None:
+            unknown.append(plan)
+        else:
+            book.created.setdefault(plan.gpu.index, []).extend(made)
+    if not unknown:
+        return
+    state = runner.read_state()
+    for plan in unknown:
+        found, new = _new_instances(plan, state)
+        if not _complete(plan, found, new):
+            raise failure_after(runner, plans, step, None, book, result, state=state,
+                                reason="nvidia-smi's answer to %s does not account for the instances of GPU %s: %s"
+                                % (" ".join(step.argv), plan.gpu.index, text.strip() or "no output"))
+        book.created.setdefault(plan.gpu.index, []).extend(
+            GpuInstance(gi.profile_name, gi.profile_id, gi.start, gi.size, gi_id=gi.gi_id) for gi in found)
+        book.warnings.append("GPU %s: nvidia-smi's answer to -cgi was not understood; the instances were read back"
+                             " from the GPU" % plan.gpu.index)
 
-    Returns a _Run (argv lists run, pending GPU indexes, {gpu_index: [created GpuInstance]}).
+
+def _run_step(runner, step, plans, book, result):
+    try:
+        _rc, out, err = runner.run(step.argv)
+    except smi.NvidiaSmiError as exc:
+        book.run.append(step.argv)
+        if step.kind == "mode":
+            book.mode_called.update(p.gpu.index for p in step.plans)
+        raise failure_after(runner, plans, step, exc, book, result)
+    book.run.append(step.argv)
+    return out + err
+
+
+def _settle_modes(runner, moving, plans, book, result, allow_gpu_reset):
+    """After mode calls that did not confirm every GPU ("Enabled MIG Mode for GPU ..."), or for GPUs read as
+    pending before the run: re-read the mode and decide from what the GPU says.
+
+    Effective at once (bare-metal Ampere, Hopper+): go on. Pending (a client holds the GPU, a VM without reset):
+    with ``allow_gpu_reset`` run one ``-r`` for them (then one per GPU if the batch is refused), else or if the
+    reset is refused, report ``reboot_required`` and defer their instances to the boot-time apply."""
+    now = dict((g.index, g) for g in runner.query_xml())
+    pending = []
+    for plan in moving:
+        gpu = now.get(plan.gpu.index)
+        if gpu is None or gpu.mig_current == _want(plan):
+            continue
+        if gpu.mig_pending != _want(plan):
+            step = Step("mode", [plan], book.run[-1] if book.run else [])
+            raise failure_after(runner, plans, step, None, book, result,
+                                reason="GPU %s: MIG mode is still %s after nvidia-smi -mig (pending %s)"
+                                % (plan.gpu.index, (gpu.mig_current or "unknown").lower(),
+                                   (gpu.mig_pending or "unknown").lower()))
+        pending.append(plan)
+    if pending and allow_gpu_reset:
+        groups = [pending]
+        refused = []
+        while groups:
+            group = groups.pop(0)
+            argv = smi.argv_reset([p.gpu.index for p in group], runner.path)
+            try:
+                runner.run(argv)
+                book.run.append(argv)
+            except smi.NvidiaSmiError as exc:
+                book.run.append(argv)
+                if len(group) > 1:
+                    groups.extend([p] for p in group)  # one busy GPU must not keep the idle ones pending
+                else:
+                    refused.append("GPU %s: %s" % (group[0].gpu.index, exc))
+        if refused:
+            book.warnings.append("GPU reset refused, the MIG mode change stays pending until a reboot: %s"
+                                 % "; ".join(refused))
+        now = dict((g.index, g) for g in runner.query_xml())
+        pending = [p for p in pending if now.get(p.gpu.index) is None or now[p.gpu.index].mig_current != _want(p)]
+    for plan in pending:
+        plan.reboot_required = True
+        if plan.create:
+            plan.deferred = True
+            plan.notes.append("instances will be created after the reboot (persisted layout)")
+        plan.notes.append("the MIG mode change is pending until a GPU reset or reboot (nvidia-smi's answer)")
+    return set(p.gpu.index for p in pending)
+
+
+def execute(runner, plans, result, allow_gpu_reset=False):
+    """Run the plans (see the module docstring for the order); on failure roll back and raise ApplyError.
+
+    Returns a _Run: argv lists run, pending GPU indexes, {gpu_index: [created GpuInstance]}, warnings.
     """
     book = _Run()
-    for step in ordered_steps(plans, runner.path):
-        try:
-            _rc, out, err = runner.run(step.argv)
-            book.run.append(step.argv)
-        except smi.NvidiaSmiError as exc:
-            book.run.append(step.argv)
-            raise failure_after(runner, plans, step, exc, book, result)
-        if step.kind == "mode":
-            pending_buses = set(smi.normalize_bus_id(b) for b in smi.parse_pending_mode(out + err))
-            book.pending.update(p.gpu.index for p in step.plans
-                                if smi.normalize_bus_id(p.gpu.pci_bus_id) in pending_buses)
-        if step.kind == "reset":
-            book.pending.difference_update(p.gpu.index for p in step.plans)
-        if step.kind == "create" and "-cgi" in step.argv:
-            for plan in step.plans:
-                book.created.setdefault(plan.gpu.index, []).extend(created_instances(plan, out + err))
-        if step.kind == "destroy":
-            book.destroyed.update(p.gpu.index for p in step.plans)
+    path = runner.path
+    moving = [p for p in plans if any(isinstance(a, planner.MODE_ACTIONS) for a in p.actions)]
+    rebuilding = [p for p in plans if p not in moving and any(isinstance(a, planner.DESTROYS) for a in p.actions)]
+    for plan in rebuilding:
+        for step in _destroy_steps(plan, path):
+            _run_step(runner, step, plans, book, result)
+            book.destroyed.add(plan.gpu.index)
+        for step in _create_steps_of(plan, path):
+            text = _run_step(runner, step, plans, book, result)
+            if "-cgi" in step.argv:
+                _account_creates(runner, step, text, book, plans, result)
+        book.done.add(plan.gpu.index)
+    for plan in moving:
+        for step in _destroy_steps(plan, path):
+            _run_step(runner, step, plans, book, result)
+            book.destroyed.add(plan.gpu.index)
+    if moving:
+        confirmed = {}
+        for step in _mode_steps(moving, path):
+            confirmed.update(smi.parse_mode_set(_run_step(runner, step, plans, book, result)))
+            book.mode_called.update(p.gpu.index for p in step.plans)
+        if not all(confirmed.get(smi.normalize_bus_id(p.gpu.pci_bus_id)) is p.desired.mig_enabled for p in moving):
+            book.pending = _settle_modes(runner, moving, plans, book, result, allow_gpu_reset)
+        book.done.update(p.gpu.index for p in moving if p.gpu.index in book.pending or not p.create)
+    later = [p for p in plans if p not in rebuilding and p.gpu.index not in book.pending]
+    for step in create_steps(later, path):
+        text = _run_step(runner, step, plans, book, result)
+        if "-cgi" in step.argv:
+            _account_creates(runner, step, text, book, plans, result)
         book.done.update(p.gpu.index for p in step.plans)
+    book.done.update(p.gpu.index for p in plans)
     return book
 
 
-def failure_after(runner, plans, step, exc, book, result):
-    """Roll back what the failed step left half done and return an ApplyError with the per-GPU state."""
-    message = str(exc)
+def failure_after(runner, plans, step, exc, book, result, state=None, reason=None):
+    """Roll back every GPU the failed step left half done, and every GPU whose steps will now never finish, and
+    return an ApplyError with the state of every GPU as read afterwards.
+
+    What this run made is found by re-reading the state (GPU instances that are not kept are new), never by
+    parsing the failed command's answer, which can be partial, in an unknown wording or missing (timeout).
+    """
+    message = reason or str(exc)
     touched = [p.gpu.index for p in step.plans]
+    if state is None:
+        state = runner.read_state()
+    by_index = dict((g.index, g) for g in state)
     if step.kind == "create":
-        reported = smi.parse_created_gis(exc.out + exc.err)
-        with_ci = set((c[0], c[1]) for c in smi.parse_created_cis(exc.out + exc.err))
         for plan in step.plans:
-            made = [c for c in reported if c[0] == plan.gpu.index]
-            if len(step.plans) > 1 and made and len(made) == len(plan.create) and all(c[:2] in with_ci for c in made):
-                # a batched -cgi that failed on a later GPU: this one is complete (GIs and CIs), keep it
-                book.created.setdefault(plan.gpu.index, []).extend(created_instances(plan, exc.out + exc.err))
+            if plan.gpu.index in book.created:  # accounted for before another GPU of the step failed
                 touched.remove(plan.gpu.index)
                 book.done.add(plan.gpu.index)
                 continue
-            message += "; rollback of GPU %s: %s" % (plan.gpu.index, rollback_gpu(runner, plan, made))
+            found, new = _new_instances(plan, state)
+            if len(step.plans) > 1 and _complete(plan, found, new):
+                # a batched -cgi that failed on a later GPU: this one is complete (GIs and CIs), keep it
+                book.created.setdefault(plan.gpu.index, []).extend(found)
+                touched.remove(plan.gpu.index)
+                book.done.add(plan.gpu.index)
+                continue
+            revert = plan.gpu.index in book.mode_called
+            message += "; rollback of GPU %s: %s" % (plan.gpu.index, rollback_gpu(runner, plan, [gi.gi_id for gi in new],
+                                                                                   revert_mode=revert))
     elif step.kind == "destroy":
         message += "; rollback of GPU %s: %s" % (step.plans[0].gpu.index, restore_compute_instances(runner, step.plans[0]))
-    # GPUs whose destroys ran but whose creates never will: put back what was destroyed.
+    elif step.kind == "mode":
+        for plan in step.plans:
+            gpu = by_index.get(plan.gpu.index)
+            changed = gpu is not None and (gpu.mig_current != plan.gpu.mig_current or gpu.mig_pending != plan.gpu.mig_pending)
+            if changed or plan.destroy:
+                message += "; rollback of GPU %s: %s" % (plan.gpu.index, rollback_gpu(runner, plan, [], revert_mode=changed))
+    # GPUs whose steps will never finish: put back what this run destroyed, and the MIG mode it changed.
     for plan in plans:
-        if plan not in step.plans and plan.gpu.index in book.destroyed and plan.gpu.index not in book.created \
-                and plan.destroy and plan.desired is not None and plan.desired.mig_enabled:
-            message += "; rollback of GPU %s: %s" % (plan.gpu.index, rollback_gpu(runner, plan, []))
+        index = plan.gpu.index
+        if plan in step.plans or index in book.done:
+            continue
+        revert = index in book.mode_called and plan.desired is not None and plan.desired.mig_enabled
+        if (index in book.destroyed and plan.destroy and plan.desired is not None and plan.desired.mig_enabled) or revert:
+            touched.append(index)
+            message += "; rollback of GPU %s: %s" % (index, rollback_gpu(runner, plan, [], revert_mode=revert))
     state = runner.read_state()
     result.actions = book.run
     result.gpus = state
-    return ApplyError(
+    result.warnings = list(book.warnings)
+    pending = [g.index for g in state if g.mig_change_pending]
+    result.pending_gpus = pending
+    result.reboot_required = bool(pending)
+    finished = sorted(book.done - set(touched))
+    err = ApplyError(
         "%s. GPUs finished before the failure: %s. State now: %s"
-        % (message, ", ".join(str(i) for i in sorted(book.done - set(touched))) or "none",
-           "; ".join(state_report(state))),
+        % (message, ", ".join(str(i) for i in finished) or "none", "; ".join(state_report(state))),
         result=result, failed_gpus=touched, changed=True)
+    err.finished = set(finished)
+    return err
 
 
 def state_after(runner, before, plans, created):
@@ -467,6 +641,39 @@ def _persist_entries(plans):
             for p in plans if p.desired is not None]
 
 
+def _persist_entries_left(plans, state, finished):
+    """Persist entries after a failure half-way: finished GPUs get their desired state, the others the state they
+    were left in (mode as it will be after a reboot, instances as read), so the boot service re-creates what is
+    really there instead of a layout no GPU has."""
+    by_index = dict((g.index, g) for g in state)
+    out = []
+    for plan in plans:
+        if plan.desired is None:
+            continue
+        gpu = by_index.get(plan.gpu.index)
+        if plan.gpu.index in finished or gpu is None:
+            out.extend(_persist_entries([plan]))
+            continue
+        enabled = (gpu.mig_pending or gpu.mig_current) == "Enabled"
+        layout = collections.OrderedDict(sorted(collections.Counter(gi.profile_name for gi in gpu.instances).items()))
+        out.append(persist.PersistEntry(plan.gpu.index, plan.gpu.pci_device_id, enabled, layout if enabled else {}))
+    return out
+
+
+def _write_after_failure(request, plans, err):
+    """Make the persisted file describe the state a failed run left (issue 14); returns a note for the message."""
+    if not (request.persist and plans) or err.result is None or getattr(err, "finished", None) is None:
+        return ""
+    text = persist.render(_persist_entries_left(plans, err.result.gpus, err.finished), request.persist_path)
+    if not persist.needed(request.persist_path, text):
+        return ""
+    try:
+        persist.write(request.persist_path, text, request.atomic_move)
+    except (IOError, OSError) as exc:
+        return " persist_path %s could not be updated to that state: %s." % (request.persist_path, exc)
+    return " persist_path %s now describes that state." % request.persist_path
+
+
 def _reconcile(runner, request, result):
     request.validate()
     if request.layout is not None:
@@ -475,7 +682,6 @@ def _reconcile(runner, request, result):
 
     steps = ordered_steps(plans, runner.path)
     before = "\n".join(state_report(managed))
-    after = "\n".join(target_lines(plans))
     result.plans = plans
     result.reboot_required = any(p.reboot_required for p in plans)
     changed = bool(steps)
@@ -487,18 +693,30 @@ def _reconcile(runner, request, result):
             changed = True
         else:
             persist_text = None
-    problem = persist.path_problem(request.persist_path) if persist_text is not None else None
-    if problem:
-        # found before the first change, so the GPUs and the file never disagree because of it
-        raise ApplyError("persist_path %s %s. Nothing was changed." % (request.persist_path, problem))
+    # the file is also written after a failure half-way, so its path is checked whenever a GPU changes
+    if persist_text is not None or (request.persist and steps):
+        problem = persist.path_problem(request.persist_path)
+        if problem:
+            # found before the first change, so the GPUs and the file never disagree because of it
+            raise ApplyError("persist_path %s %s. Nothing was changed." % (request.persist_path, problem))
 
     if request.check_mode:
         result.actions = [s.argv for s in steps]
         result.gpus = gpus
+        if any(p.reset_may_be_needed for p in plans):
+            result.warnings.append("check mode cannot tell whether a MIG mode change takes effect at once: the driver"
+                                   " decides when it runs (a reset or reboot may be needed on GPUs %s)"
+                                   % ", ".join(str(p.gpu.index) for p in plans if p.reset_may_be_needed))
     else:
         if steps:
-            book = execute(runner, plans, result)
+            try:
+                book = execute(runner, plans, result, request.allow_gpu_reset)
+            except ApplyError as err:
+                err.msg += _write_after_failure(request, plans, err)
+                err.args = (err.msg,)
+                raise
             result.actions = book.run
+            result.warnings.extend(book.warnings)
             result.pending_gpus = sorted(book.pending)
             result.reboot_required = result.reboot_required or bool(book.pending)
             gpus = state_after(runner, gpus, plans, book.created)
@@ -514,6 +732,9 @@ def _reconcile(runner, request, result):
                 result.gpus = gpus
                 raise ApplyError("after applying, these GPUs do not match the desired layout: %s" % "; ".join(wrong),
                                  result=result, changed=True)
+            if persist_text is not None:
+                # plans may have learnt that a GPU is pending: the file text does not change (desired state)
+                persist_text = persist.render(_persist_entries(plans), request.persist_path)
         result.gpus = gpus
         if persist_text is not None:
             try:
@@ -523,6 +744,7 @@ def _reconcile(runner, request, result):
                                  % (request.persist_path, exc), result=result, changed=changed)
     result.changed = changed
     if request.diff:
+        after = "\n".join(target_lines(plans))
         result.diff = dict(before=before + "\n" if before else "", after=after + "\n" if after else "",
                            before_header="nvidia-smi (current)", after_header="nvidia-smi (desired)")
     return result

@@ -171,8 +171,16 @@ class Gpu(object):
 
     @property
     def needs_reset_for_mode_change(self):
-        """Ampere (and older) keep a mode change pending until a GPU reset; Hopper+ switch at once."""
+        """Ampere (and older) reset the GPU for a mode change, which can stay pending (client, VM); Hopper+ never.
+
+        Only a hint: whether a change IS pending is read from the GPU (``mig_change_pending``), never derived.
+        """
         return (self.architecture or "").lower() in ("ampere",)
+
+    @property
+    def mig_change_pending(self):
+        """True when a MIG mode change waits for a GPU reset or reboot (current differs from pending)."""
+        return self.mig_capable and self.mig_pending is not None and self.mig_pending != self.mig_current
 
     @property
     def memory_slots(self):
@@ -199,7 +207,8 @@ class Gpu(object):
             "pci_bus_id": self.pci_bus_id,
             "pci_device_id": self.pci_device_id,
             "memory_mib": self.memory_mib,
-            "mig_mode": {"current": _mode_word(self.mig_current), "pending": _mode_word(self.mig_pending)},
+            "mig_mode": {"current": _mode_word(self.mig_current), "pending": _mode_word(self.mig_pending),
+                         "change_pending": self.mig_change_pending},
             "instances": [i.to_dict() for i in sorted(self.instances, key=lambda i: (i.start, i.gi_id or 0))],
             "processes": [p.to_dict() for p in self.processes],
         }

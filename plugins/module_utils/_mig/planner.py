@@ -65,6 +65,7 @@ class GpuPlan(object):
         self.create = []        # Create(name, profile_id, start, size)
         self.reboot_required = False
         self.mode_change = False
+        self.reset_may_be_needed = False  # a mode change that the driver may leave pending (decided when it runs)
         self.deferred = False   # creates postponed until the pending mode change takes effect
         self.notes = []
 
@@ -82,6 +83,7 @@ class GpuPlan(object):
             "index": self.gpu.index,
             "changed": self.changed,
             "mode_change": self.mode_change,
+            "reset_may_be_needed": self.reset_may_be_needed,
             "reboot_required": self.reboot_required,
             "deferred_until_reboot": self.deferred,
             "kept": [gi.to_dict() for gi in self.kept],
@@ -178,7 +180,6 @@ def plan_gpu(gpu, desired, force=False, allow_gpu_reset=False):
         raise PlanError("%s: a layout was given but MIG is to be disabled" % _label(gpu))
 
     want_mode = "Enabled" if desired.mig_enabled else "Disabled"
-    ampere = gpu.needs_reset_for_mode_change
     current_ok = gpu.mig_current == want_mode
     needs_mode_call = (not current_ok) or (gpu.mig_pending not in (None, want_mode))
 
@@ -217,18 +218,26 @@ def plan_gpu(gpu, desired, force=False, allow_gpu_reset=False):
     if plan.destroy:
         plan.actions.append(DestroyGi([gi.gi_id for gi in plan.destroy]))
 
+    # Whether a mode change takes effect at once is NOT known here: the driver resets the GPU itself when it
+    # can (bare-metal Ampere, Hopper and later) and leaves the change pending when a client holds the GPU or
+    # the GPU cannot be reset (VMs). ``apply`` decides from nvidia-smi's answer and a re-read of the mode.
     effective_now = True
     if needs_mode_call:
-        if gpu.mig_pending != want_mode:  # already pending (Ampere): only the reset/reboot is missing
-            plan.actions.append(SetMode(desired.mig_enabled))
         plan.mode_change = not current_ok
-        if not current_ok and ampere:
+        if gpu.mig_pending != want_mode:
+            plan.actions.append(SetMode(desired.mig_enabled))
+            if not current_ok:
+                plan.reset_may_be_needed = True
+                plan.notes.append("%s: the MIG mode change may stay pending until a GPU reset or reboot if a client"
+                                  " holds the GPU or it cannot be reset; decided from nvidia-smi's answer" % _label(gpu))
+        elif not current_ok:
+            # read as pending already (an earlier run, or nvidia-smi -mig by hand): only a reset is missing
             if allow_gpu_reset:
                 plan.actions.append(Reset())
             else:
                 plan.reboot_required = True
                 effective_now = False
-                plan.notes.append("%s keeps the MIG mode change pending until a GPU reset or reboot"
+                plan.notes.append("%s has its MIG mode change pending until a GPU reset or reboot"
                                   " (allow_gpu_reset=false)" % _label(gpu))
 
     if desired.mig_enabled:

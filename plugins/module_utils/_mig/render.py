@@ -22,11 +22,15 @@ def _cell(label, size):
     return "[" + label[:width].ljust(width) + "]"
 
 
-def diagram_line(index, name, slots, instances, mig_mode=None):
-    """One line: ``instances`` is an iterable of (profile_name, start, size); free slots show as ``[ -- ]``."""
+def diagram_line(index, name, slots, instances, mig_mode=None, pending=None):
+    """One line: ``instances`` is an iterable of (profile_name, start, size); free slots show as ``[ -- ]``.
+
+    ``pending`` ("enabled"/"disabled") names a MIG mode change that waits for a GPU reset or reboot.
+    """
     head = "GPU%s %s" % (index, _short_model(name))
+    tail = " (MIG %s pending: reset or reboot)" % ("enable" if pending == "enabled" else "disable") if pending else ""
     if mig_mode == "disabled":
-        return head + " MIG disabled"
+        return head + " MIG disabled" + tail
     if mig_mode is None and not instances:
         return head + " not MIG capable"
     by_start = dict((start, (label, size)) for label, start, size in instances)
@@ -41,7 +45,7 @@ def diagram_line(index, name, slots, instances, mig_mode=None):
         else:
             cells.append(_cell("--", 1))
             slot += 1
-    return head + " " + "".join(cells)
+    return head + " " + "".join(cells) + tail
 
 
 def gpu_diagram(gpu, instances=None):
@@ -54,7 +58,10 @@ def gpu_diagram(gpu, instances=None):
     elif gpu.mig_current == "Disabled":
         mode = "disabled"
     slots = gpu.memory_slots or max([s + z for _l, s, z in instances] + [8 if instances else 0])
-    return diagram_line(gpu.index, gpu.name, slots, instances, mode)
+    pending = None
+    if gpu.mig_capable and gpu.mig_pending in ("Enabled", "Disabled") and gpu.mig_pending != gpu.mig_current:
+        pending = gpu.mig_pending.lower()
+    return diagram_line(gpu.index, gpu.name, slots, instances, mode, pending)
 
 
 def host_diagram(gpus):

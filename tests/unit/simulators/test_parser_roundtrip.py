@@ -98,11 +98,12 @@ def test_non_mig_gpu_parses_as_not_capable(make_node):
 
 
 def test_create_and_pending_output(make_node):
-    node, _smi = make_node(model="a100-80gb", gpus=1)
+    node, _smi = make_node(model="a100-80gb", gpus=1, reset_supported=False)
     output, rc = node.run("-i", "0", "-mig", "1")
     assert rc == 0 and parse.parse_pending_mode(output) == {node.state()["gpus"][0]["bus_id"]: "enable"}
-    node.run("-r", "-i", "0")
+    node.reboot()
     output, rc = node.run("mig", "-i", "0", "-cgi", "9:4,14:0,19:3", "-C")
     assert rc == 0
-    assert parse.parse_created_gis(output) == [(0, 2, "3g.40gb", 9), (0, 3, "2g.20gb", 14), (0, 10, "1g.10gb", 19)]
-    assert parse.parse_created_cis(output) == [(0, 2, 0, "3g.40gb", 2), (0, 3, 0, "2g.20gb", 1), (0, 10, 0, "1g.10gb", 0)]
+    ids = [node.gi_id(0, "3g.40gb", 4), node.gi_id(0, "2g.20gb", 0), node.gi_id(0, "1g.10gb", 3)]
+    assert parse.parse_created_gis(output) == [(0, ids[0], "3g.40gb", 9), (0, ids[1], "2g.20gb", 14), (0, ids[2], "1g.10gb", 19)]
+    assert parse.parse_created_cis(output) == [(0, ids[0], 0, "3g.40gb", 2), (0, ids[1], 0, "2g.20gb", 1), (0, ids[2], 0, "1g.10gb", 0)]

@@ -46,7 +46,7 @@ def test_from_scratch_then_converged(tmp_path, apply):
         assert _counts(node, gpu) == BALANCED_H100
     # the returned instances are the simulator's, with their MIG UUIDs
     first = result["gpus"][0]
-    assert first["mig_mode"] == {"current": "enabled", "pending": "enabled"}
+    assert first["mig_mode"] == {"current": "enabled", "pending": "enabled", "change_pending": False}
     returned = dict(((i["profile"], i["placement"]["start"]), i["mig_uuid"]) for i in first["instances"])
     assert returned == node.mig_uuids(0)
 
@@ -73,7 +73,7 @@ def test_check_mode_runs_only_read_only_commands(tmp_path, apply):
 
 def test_kept_instances_are_untouched(tmp_path, apply):
     node = Node(tmp_path, "p5", model="h100-80gb", gpus=1, mig=True, layout=[("3g.40gb", 4), ("7g.80gb", 0)][:1])
-    node.sim.add_process(0, 4242, "trainer", gi=2, ci=0)
+    node.sim.add_process(0, 4242, "trainer", at=("3g.40gb", 4))
     kept_uuid = node.mig_uuids(0)[("3g.40gb", 4)]
     result, failed = apply(node, layout=BALANCED_H100)
     assert not failed, result.get("msg")
@@ -84,8 +84,8 @@ def test_kept_instances_are_untouched(tmp_path, apply):
 
 def test_busy_slice_is_refused_with_pids(tmp_path, apply):
     node = Node(tmp_path, "p5", model="h100-80gb", gpus=1, mig=True, layout=["3g.40gb", "3g.40gb"])
-    node.sim.add_process(0, 4242, "trainer", gi=2, ci=0)
-    node.sim.add_process(0, 4343, "notebook", gi=1, ci=0)
+    node.sim.add_process(0, 4242, "trainer", at=("3g.40gb", 4))
+    node.sim.add_process(0, 4343, "notebook", at=("3g.40gb", 0))
     result, failed = apply(node, layout={"1g.10gb": 7})
     assert failed
     assert "4242" in result["msg"] and "4343" in result["msg"]
@@ -96,7 +96,7 @@ def test_busy_slice_is_refused_with_pids(tmp_path, apply):
 def test_force_on_a_busy_slice_meets_the_driver_refusal(tmp_path, apply):
     # force lets the module try; the driver still refuses to destroy a compute instance in use.
     node = Node(tmp_path, "p5", model="h100-80gb", gpus=1, mig=True, layout=["3g.40gb", "3g.40gb"])
-    node.sim.add_process(0, 4242, "trainer", gi=2, ci=0)
+    node.sim.add_process(0, 4242, "trainer", at=("3g.40gb", 4))
     result, failed = apply(node, layout={"1g.10gb": 7}, force=True)
     assert failed
     assert "In use by another client" in result["msg"]
@@ -171,20 +171,78 @@ def test_gpus_with_different_creates_get_their_own_calls(tmp_path, apply):
     assert _counts(node, 0) == _counts(node, 1) == BALANCED_H100
 
 
-def test_ampere_pending_needs_reboot_or_reset(tmp_path, apply):
-    node = Node(tmp_path, "p4d", model="a100-40gb", gpus=2)
-    result, failed = apply(node, layout={"3g.20gb": 2})
-    assert not failed, result.get("msg")
-    assert result["reboot_required"] is True
-    assert [(g["mig_current"], g["mig_pending"]) for g in node.sim.state()["gpus"]] == [(False, True)] * 2
-    assert not any("-cgi" in argv for argv in node.mutating())
+def _modes(node):
+    return [(g["mig_current"], g["mig_pending"]) for g in node.sim.state()["gpus"]]
 
-    node2 = Node(tmp_path, "p4d-reset", model="a100-40gb", gpus=2)
-    result, failed = apply(node2, layout={"3g.20gb": 2}, allow_gpu_reset=True)
+
+def test_ampere_on_bare_metal_switches_at_once_without_reset_or_reboot(tmp_path, apply):
+    # issue 14 fact 1: "Enabled MIG Mode for GPU ..." on a bare-metal A100 means the mode is effective; the old
+    # planner asked for a reboot (or ran -r) because of the architecture
+    for allow_gpu_reset in (False, True):
+        node = Node(tmp_path, "p4d-%s" % allow_gpu_reset, model="a100-40gb", gpus=2)
+        result, failed = apply(node, layout={"3g.20gb": 2}, allow_gpu_reset=allow_gpu_reset)
+        assert not failed, result.get("msg")
+        assert result["reboot_required"] is False
+        assert _modes(node) == [(True, True)] * 2
+        assert not any("-r" in argv for argv in node.mutating())
+        assert _counts(node, 0) == {"3g.20gb": 2} and _counts(node, 1) == {"3g.20gb": 2}
+        assert len(node.calls()) == 7  # the "Enabled MIG Mode" lines are the confirmation: no re-read
+
+
+def test_ampere_pending_in_use_is_reset_when_allowed(tmp_path, apply):
+    # a client (e.g. DCGM) keeps GPU 1 busy while -mig runs; it is gone when the reset runs
+    node = Node(tmp_path, "p4d", model="a100-40gb", gpus=2)
+    node.sim.set_gpu(1, clients=["nv-hostengine"])
+    node.sim.set_faults(release_clients_after="-mig")  # the client lets go once -mig has run
+    result, failed = apply(node, layout={"3g.20gb": 2}, allow_gpu_reset=True)
     assert not failed, result.get("msg")
-    assert result["reboot_required"] is False
-    assert any(argv[1] in ("-r", "--gpu-reset") or "-r" in argv for argv in node2.mutating())
-    assert _counts(node2, 0) == {"3g.20gb": 2} and _counts(node2, 1) == {"3g.20gb": 2}
+    assert [a[1:] for a in result["actions"] if "-r" in a] == [["-r", "-i", "1"]]
+    assert result["reboot_required"] is False and _modes(node) == [(True, True)] * 2
+    assert _counts(node, 1) == {"3g.20gb": 2}
+
+
+def test_ampere_pending_with_a_refused_reset_reports_pending_everywhere(tmp_path, apply):
+    # issue 14: a failed batched reset left pending GPUs with reboot_required false and "MIG disabled"
+    node = Node(tmp_path, "p4d", model="a100-40gb", gpus=3)
+    node.sim.set_gpu(1, clients=["nv-hostengine"])
+    node.sim.set_gpu(2, clients=["nv-hostengine"])
+    result, failed = apply(node, layout={"3g.20gb": 2}, allow_gpu_reset=True)
+    assert not failed, result.get("msg")
+    assert _modes(node) == [(True, True), (False, True), (False, True)]
+    assert result["reboot_required"] is True
+    assert _counts(node, 0) == {"3g.20gb": 2} and node.layout(1) == [] and node.layout(2) == []
+    assert [g["mig_mode"]["change_pending"] for g in result["gpus"]] == [False, True, True]
+    assert any("reset refused" in str(w) for w in result["warnings"])
+    plan = dict((p["index"], p) for p in result["plan"])
+    assert plan[1]["deferred_until_reboot"] and plan[1]["reboot_required"] and not plan[0]["reboot_required"]
+    # the batch was refused, then each GPU was tried alone
+    assert [a[1:] for a in result["actions"] if "-r" in a] == [["-r", "-i", "1,2"], ["-r", "-i", "1"], ["-r", "-i", "2"]]
+    # the persisted file holds the desired layout: the boot service creates it once the reboot applied the mode
+    node.sim.set_gpu(1, clients=[])
+    node.sim.set_gpu(2, clients=[])
+    node.sim.reboot()
+    result, failed = apply(node, config=configs.PERSIST_LABEL, config_file=node.persist_path, persist=False)
+    assert not failed, result.get("msg")
+    assert all(_counts(node, g) == {"3g.20gb": 2} for g in range(3))
+
+
+def test_ampere_in_a_vm_needs_a_reboot(tmp_path, apply):
+    node = Node(tmp_path, "vm", model="a100-80gb", gpus=1, reset_supported=False)
+    result, failed = apply(node, layout={"7g.80gb": 1})
+    assert not failed, result.get("msg")
+    assert result["reboot_required"] is True and _modes(node) == [(False, True)]
+    assert not any("-cgi" in argv for argv in node.mutating())
+    assert result["gpus"][0]["mig_mode"] == {"current": "disabled", "pending": "enabled", "change_pending": True}
+    assert result["plan"][0]["deferred_until_reboot"] is True
+
+
+def test_check_mode_says_a_reset_may_be_needed(tmp_path, apply):
+    node = Node(tmp_path, "p4d", model="a100-40gb", gpus=1)
+    result, failed = apply(node, check=True, layout={"3g.20gb": 2})
+    assert not failed and result["reboot_required"] is False
+    assert result["plan"][0]["reset_may_be_needed"] is True
+    assert any("reset or reboot may be needed" in str(w) for w in result["warnings"])
+    assert [a[1:] for a in result["actions"]] == [["-i", "0", "-mig", "1"], ["mig", "-i", "0", "-cgi", "9:0,9:4", "-C"]]
 
 
 def test_non_mig_gpu_is_skipped(tmp_path, apply):
@@ -252,7 +310,7 @@ def _plain(node, tmp_path):
 
 def _busy_mig(node, tmp_path):
     node.sim.apply_layout([("3g.40gb", 4), ("3g.40gb", 0)])
-    node.sim.add_process(0, 4242, "trainer", gi=2, ci=0)
+    node.sim.add_process(0, 4242, "trainer", at=("3g.40gb", 4))
     return {}
 
 

@@ -95,18 +95,23 @@ def test_kept_gi_without_ci_gets_a_default_ci():
     assert plan.actions == [("create_gi", [("2g.20gb", 14, 0, 2)]), ("create_ci", [1])]
 
 
-def test_ampere_without_reset_defers_and_requires_reboot():
+@pytest.mark.parametrize("allow_gpu_reset", [False, True])
+def test_ampere_mode_change_is_not_decided_from_the_architecture(allow_gpu_reset):
+    # issue 14 fact 1: bare-metal A100s switch at once; whether a change stays pending is only known from
+    # nvidia-smi's answer, so the plan neither asks for a reboot nor schedules a reset up front
     gpu = make_gpu("a100-40gb", mode="Disabled")
-    plan = planner.plan_gpu(gpu, Desired(True, {"3g.20gb": 2}))
-    assert plan.actions == [("set_mode", True)]
-    assert plan.reboot_required and plan.deferred
+    plan = planner.plan_gpu(gpu, Desired(True, {"3g.20gb": 2}), allow_gpu_reset=allow_gpu_reset)
+    assert kinds(plan) == ["set_mode", "create_gi"]
+    assert not plan.reboot_required and not plan.deferred
+    assert plan.reset_may_be_needed and plan.to_dict()["reset_may_be_needed"] is True
+    assert any("may stay pending" in note for note in plan.notes)
     assert plan.target() == [("3g.20gb", 0), ("3g.20gb", 4)]
 
 
-def test_ampere_with_reset_creates_in_the_same_run():
-    gpu = make_gpu("a100-40gb", mode="Disabled")
-    plan = planner.plan_gpu(gpu, Desired(True, {"3g.20gb": 2}), allow_gpu_reset=True)
-    assert kinds(plan) == ["set_mode", "reset", "create_gi"] and not plan.reboot_required
+def test_already_pending_without_reset_defers_and_requires_reboot():
+    gpu = make_gpu("a100-80gb", mode="Disabled", pending="Enabled")
+    plan = planner.plan_gpu(gpu, Desired(True, {"7g.80gb": 1}))
+    assert plan.actions == [] and plan.reboot_required and plan.deferred
 
 
 def test_ampere_already_pending_needs_only_the_reset():
