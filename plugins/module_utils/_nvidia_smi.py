@@ -229,6 +229,7 @@ def subprocess_run_command(timeout=None):
                                     stderr=subprocess.PIPE, env=env, start_new_session=True)
         except OSError as exc:
             raise NvidiaSmiError(argv, None, "", "", reason="cannot be run: %s" % exc)
+        previous = _forward_termination()
         try:
             out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -239,8 +240,31 @@ def subprocess_run_command(timeout=None):
             _kill_group(proc)
             proc.wait()
             raise
+        finally:
+            _restore_termination(previous)
         return proc.returncode, _decode(out), _decode(err)
     return run_command
+
+
+def _terminated(signum, _frame):
+    raise SystemExit(128 + signum)
+
+
+def _forward_termination():
+    """While nvidia-smi runs, SIGTERM/SIGHUP to this process (a task timeout, a lost SSH session) become
+    SystemExit, so the child's process group is killed on the way out instead of outliving us."""
+    previous = {}
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            previous[signum] = signal.signal(signum, _terminated)
+        except (ValueError, OSError):  # not the main thread
+            pass
+    return previous
+
+
+def _restore_termination(previous):
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)
 
 
 def _kill_group(proc):

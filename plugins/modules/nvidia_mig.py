@@ -24,9 +24,16 @@ description:
   - Converged runs use at most 3 C(nvidia-smi) invocations per host (C(-q -x), C(mig -lgi), C(-L)). A change adds
     C(mig -lgip) and C(mig -lgipp) once per host, one batched C(-mig) call for all GPUs that change mode, one C(-cgi)
     call for all GPUs that get the same instances (else one per GPU; plus C(-dci)/C(-dgi) where instances go) and a
-    verification read (C(-q -x), C(-L)). From scratch that is 7 calls for any number of GPUs that get the same layout (plus C(-r) for an Ampere reset).
-  - Each GPU is changed atomically. If creating instances fails, the instances this run created are destroyed, the
-    previous layout is restored when possible, and the module fails with the state of every GPU.
+    verification read (C(-q -x), C(-L)). From scratch that is 7 calls for any number of GPUs that get the same
+    layout. When C(-mig) does not confirm every GPU (a change left pending) the mode is re-read (C(-q -x)), plus
+    C(-r) for the pending GPUs with O(allow_gpu_reset=true).
+  - Whether a MIG mode change takes effect at once is decided from C(nvidia-smi)'s answer and a re-read of the mode,
+    never from the GPU architecture; GPU instance ids are always read from the GPU.
+  - Each GPU is changed atomically. If creating instances fails, the instances this run created (found by re-reading
+    the state) are destroyed, a MIG mode this run changed is set back, the previous layout is restored when possible,
+    the persisted file is made to describe the state left, and the module fails with the state of every GPU.
+  - An answer of a mutating C(nvidia-smi) call that cannot be parsed (older or newer driver wording, a timeout) makes
+    the module re-read the state and either continue or roll back; it never leaves instances it cannot account for.
 author:
   - gpu_slicing.eks maintainers (@gpu-slicing)
 attributes:
@@ -80,12 +87,22 @@ options:
     default: false
   allow_gpu_reset:
     description:
-      - Ampere GPUs (A100, A30) keep a MIG mode change pending until a GPU reset. With V(true) the module runs
-        C(nvidia-smi -r -i <gpus>) so that it takes effect at once; with V(false) it returns RV(reboot_required=true)
-        and creates the instances after the reboot (from the persisted file).
-      - Hopper and later GPUs switch immediately and never need this.
+      - On Ampere GPUs (A100, A30) the driver resets the GPU itself for a MIG mode change; when it cannot (a client
+        such as DCGM holds the GPU, or a VM without GPU reset) C(nvidia-smi -mig) leaves the change pending.
+        The module reads that from C(nvidia-smi)'s answer and the re-read mode.
+      - For GPUs left pending, V(true) runs C(nvidia-smi -r -i <gpus>) (one call; one per GPU if it is refused) so
+        that the change takes effect at once. With V(false), or if the reset is refused, the module returns
+        RV(reboot_required=true), a warning, and creates the instances after the reboot (from the persisted file).
+      - Hopper and later GPUs switch immediately or refuse, and never need this.
     type: bool
     default: false
+  timeout:
+    description:
+      - Seconds each C(nvidia-smi) call may take. A call that takes longer is killed with its whole process group
+        and counts as failed (the module re-reads the state and rolls back).
+      - The task keyword C(timeout) kills the module but not a hung C(nvidia-smi); this option does.
+    type: int
+    default: 300
   nvidia_smi_path:
     description: Name or path of the C(nvidia-smi) executable.
     type: str
@@ -186,7 +203,9 @@ gpus:
       type: int
       returned: always
     mig_mode:
-      description: MIG mode C(current) and C(pending), each V(enabled), V(disabled) or V(null) (not MIG capable).
+      description:
+        - MIG mode C(current) and C(pending), each V(enabled), V(disabled) or V(null) (not MIG capable), and
+          C(change_pending), true while a mode change waits for a GPU reset or reboot.
       type: dict
       returned: always
     instances:
@@ -207,7 +226,7 @@ gpus:
       pci_bus_id: "00000000:00:06.0"
       pci_device_id: "0x233010DE"
       memory_mib: 81559
-      mig_mode: {current: enabled, pending: enabled}
+      mig_mode: {current: enabled, pending: enabled, change_pending: false}
       instances:
         - profile: 3g.40gb
           profile_id: 9
@@ -223,12 +242,19 @@ actions:
   elements: list
   sample: [["nvidia-smi", "-i", "0,1", "-mig", "1"], ["nvidia-smi", "mig", "-i", "0,1", "-cgi", "9:4,14:0,19:2,19:3", "-C"]]
 plan:
-  description: Per managed GPU, what is kept, destroyed and created, and whether a reboot is needed.
+  description:
+    - Per managed GPU, what is kept, destroyed and created, and whether a reboot is needed (C(index), C(changed),
+      C(mode_change), C(reset_may_be_needed), C(reboot_required), C(deferred_until_reboot), C(kept), C(destroy),
+      C(create), C(notes)).
   returned: always
   type: list
   elements: dict
 reboot_required:
-  description: A MIG mode change stays pending until a reboot (Ampere without O(allow_gpu_reset)).
+  description:
+    - A MIG mode change stays pending until a reboot (an Ampere GPU in use or in a VM, without O(allow_gpu_reset)
+      or with a refused reset); C(gpus[].mig_mode.change_pending) says which GPUs.
+    - In check mode only known-pending GPUs count; the plan's C(reset_may_be_needed) says where the driver may
+      leave a change pending.
   returned: always
   type: bool
 skipped_gpus:
@@ -241,6 +267,11 @@ persist_path:
   description: The file the desired state was written to (or would be in check mode); null when O(persist=false).
   returned: always
   type: str
+failed_gpus:
+  description: GPUs that a failure half-way left rolled back (or tried to), by index.
+  returned: on failure after the first change
+  type: list
+  elements: int
 nvidia_smi_calls:
   description: Number of C(nvidia-smi) invocations this run made.
   returned: always
@@ -268,6 +299,7 @@ def main():
             force=dict(type="bool", default=False),
             allow_gpu_reset=dict(type="bool", default=False),
             nvidia_smi_path=dict(type="str", default="nvidia-smi"),
+            timeout=dict(type="int", default=300),
             persist=dict(type="bool", default=True),
             persist_path=dict(type="path", default=persist.DEFAULT_PATH),
         ),
@@ -282,7 +314,9 @@ def main():
         config_file=params["config_file"], force=params["force"], allow_gpu_reset=params["allow_gpu_reset"],
         persist=params["persist"], persist_path=params["persist_path"], check_mode=module.check_mode,
         diff=module._diff, atomic_move=module.atomic_move)
-    runner = smi.runner_for_module(module, params["nvidia_smi_path"])
+    if params["timeout"] < 1:
+        module.fail_json(msg="timeout must be at least 1 second, got %s" % params["timeout"])
+    runner = smi.runner_for_module(module, params["nvidia_smi_path"], params["timeout"])
     try:
         out = apply.reconcile(runner, request).to_dict()
     except apply.ApplyError as exc:

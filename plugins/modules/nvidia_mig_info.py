@@ -42,6 +42,10 @@ options:
     description: Name or path of the C(nvidia-smi) executable.
     type: str
     default: nvidia-smi
+  timeout:
+    description: Seconds each C(nvidia-smi) call may take; a call that takes longer is killed with its process group.
+    type: int
+    default: 300
 seealso:
   - module: gpu_slicing.eks.nvidia_mig
 """
@@ -84,7 +88,9 @@ gpus:
       type: bool
       returned: always
     mig_mode:
-      description: C(current) and C(pending) MIG mode.
+      description:
+        - C(current) and C(pending) MIG mode (V(enabled), V(disabled) or V(null)) and C(change_pending), true when
+          the pending mode differs from the current one until a GPU reset or reboot (Ampere GPUs in use or in VMs).
       type: dict
       returned: always
     instances:
@@ -105,13 +111,17 @@ gpus:
       name: NVIDIA H100 80GB HBM3
       pci_device_id: "0x233010DE"
       mig_capable: true
-      mig_mode: {current: disabled, pending: disabled}
+      mig_mode: {current: disabled, pending: disabled, change_pending: false}
       instances: []
       profiles:
         - {name: 3g.40gb, id: 9, max_count: 2, free: 2, memory_mib: 40448, sm: 60, ce: 3, dec: 3, enc: 0, jpeg: 3,
            ofa: 0, placements: {starts: [0, 4], size: 4}, compute_slices: 3}
+reboot_required:
+  description: A MIG mode change of a GPU is pending until a GPU reset or a reboot (see C(mig_mode.change_pending)).
+  returned: always
+  type: bool
 layout_diagram:
-  description: One line per GPU showing its memory slots and the instances in them.
+  description: One line per GPU showing its memory slots and the instances in them, and a pending MIG mode change.
   returned: always
   type: str
   sample: "GPU0 H100 [3g.40gb           ][2g.20gb ][1g ][-- ]"
@@ -134,10 +144,13 @@ def main():
             gpus=dict(type="list", elements="str"),
             profiles=dict(type="bool", default=True),
             nvidia_smi_path=dict(type="str", default="nvidia-smi"),
+            timeout=dict(type="int", default=300),
         ),
         supports_check_mode=True,
     )
-    runner = smi.runner_for_module(module, module.params["nvidia_smi_path"])
+    if module.params["timeout"] < 1:
+        module.fail_json(msg="timeout must be at least 1 second, got %s" % module.params["timeout"])
+    runner = smi.runner_for_module(module, module.params["nvidia_smi_path"], module.params["timeout"])
     try:
         gpus = smi.select_gpus(runner.read_state(), module.params["gpus"])
         if module.params["profiles"]:
@@ -151,7 +164,7 @@ def main():
         item["mig_capable"] = gpu.mig_capable
         out.append(item)
     module.exit_json(changed=False, gpus=out, layout_diagram=render.host_diagram(gpus),
-                     nvidia_smi_calls=runner.invocations)
+                     reboot_required=any(g.mig_change_pending for g in gpus), nvidia_smi_calls=runner.invocations)
 
 
 if __name__ == "__main__":

@@ -156,6 +156,10 @@ def test_batched_create_failing_on_a_later_gpu_keeps_the_finished_ones(tmp_path,
     assert "rollback of GPU 1" in result["msg"] and "rollback of GPU 0" not in result["msg"]
     assert "GPUs finished before the failure: 0." in result["msg"]
     assert result["failed_gpus"] == [1, 2]
+    # issue 14: the mode change is rolled back too (it used to leave GPUs 1, 2 in MIG mode with no instances)
+    assert _modes(node) == [(True, True), (False, False), (False, False)]
+    assert "set MIG mode back to disabled" in result["msg"]
+    assert [g["mig_mode"]["current"] for g in result["gpus"]] == ["enabled", "disabled", "disabled"]
 
 
 def test_gpus_with_different_creates_get_their_own_calls(tmp_path, apply):
@@ -378,3 +382,72 @@ def test_persisted_layout_is_reapplied_after_reboot(tmp_path, apply, model, layo
     assert not failed, result.get("msg")
     assert result["changed"] is True and result["reboot_required"] is False
     assert [node.layout(0), node.layout(1)] == placements
+
+
+def test_r450_wording_is_read_back_instead_of_failing_after_the_create(tmp_path, apply):
+    # issue 14 fact 6: "Successfully created GPU instance on GPU  0 using profile ID  9" has no instance id; the
+    # module failed AFTER creating, leaving instances it could not account for
+    node = Node(tmp_path, "r450", model="h100-80gb", gpus=2, driver="450.80.02")
+    result, failed = apply(node, layout=BALANCED_H100)
+    assert not failed, result.get("msg")
+    assert any("read back" in str(w) for w in result["warnings"])
+    for gpu in (0, 1):
+        assert _counts(node, gpu) == BALANCED_H100
+        got = sorted((i["profile"], i["placement"]["start"], i["gpu_instance_id"]) for i in result["gpus"][gpu]["instances"])
+        assert got == sorted(node.sim.layout(gpu))
+
+
+def test_r450_wording_with_a_failed_create_rolls_back_what_the_output_did_not_name(tmp_path, apply):
+    node = Node(tmp_path, "r450", model="h100-80gb", gpus=1, driver="450.80.02")
+    node.sim.set_faults(fail_create_nth=3)
+    result, failed = apply(node, layout=BALANCED_H100)
+    assert failed
+    assert node.layout(0) == [] and _modes(node) == [(False, False)], result["msg"]
+    assert "rollback of GPU 0: destroyed GPU instances" in result["msg"]
+
+
+def test_persisted_file_describes_the_state_left_after_a_failure(tmp_path, apply):
+    # issue 14: after a mid-run failure the file kept the old layout for GPUs that had finished
+    node = Node(tmp_path, "p5", model="h100-80gb", gpus=3)
+    result, failed = apply(node, layout={"7g.80gb": 1})
+    assert not failed, result.get("msg")
+    node.sim.set_faults(fail_create_nth=6)  # GPU 0 finishes its rebuild, GPU 1 fails, GPU 2 never starts
+    result, failed = apply(node, layout=BALANCED_H100)
+    assert failed
+    assert _counts(node, 0) == BALANCED_H100 and _counts(node, 1) == _counts(node, 2) == {"7g.80gb": 1}
+    assert "now describes that state" in result["msg"]
+    with open(node.persist_path) as handle:
+        data, _loader = configs.load_config_text(handle.read())
+    entries = configs.select_entries(data, configs.PERSIST_LABEL)
+    assert [dict(e["mig_devices"]) for e in entries] == [BALANCED_H100, {"7g.80gb": 1}, {"7g.80gb": 1}]
+    # and the boot service applying it after a reboot rebuilds exactly that
+    node.sim.reboot()
+    result, failed = apply(node, config=configs.PERSIST_LABEL, config_file=node.persist_path, persist=False)
+    assert not failed, result.get("msg")
+    assert [_counts(node, g) for g in range(3)] == [BALANCED_H100, {"7g.80gb": 1}, {"7g.80gb": 1}]
+
+
+def _sim_processes(state_path):
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/environ" % pid, "rb") as handle:
+                if ("NVIDIA_SMI_SIM_STATE=%s" % state_path).encode() in handle.read().split(b"\0"):
+                    found.append(int(pid))
+        except (IOError, OSError):
+            continue
+    return found
+
+
+def test_hung_nvidia_smi_times_out_is_killed_and_rolled_back(tmp_path, apply):
+    # issue 14: no timeout on nvidia-smi, a hung call blocked forever
+    node = Node(tmp_path, "p5", model="h100-80gb", gpus=2)
+    node.sim.set_faults(hang="-cgi")
+    result, failed = apply(node, layout=BALANCED_H100, timeout=2)
+    assert failed
+    assert "timed out after 2 s (process group killed)" in result["msg"]
+    assert _sim_processes(node.sim.path) == []
+    assert _modes(node) == [(False, False)] * 2 and node.layout(0) == node.layout(1) == []
+    assert result["failed_gpus"] == [0, 1]

@@ -41,7 +41,7 @@ def test_facts_match_the_gpu(tmp_path, info, model, layout):
         assert (gpu["index"], gpu["uuid"], gpu["name"], gpu["pci_device_id"]) == (
             sim_gpu["index"], sim_gpu["uuid"], spec.product_name, spec.pci_device_ids[0])
         assert gpu["mig_capable"] is True
-        assert gpu["mig_mode"] == {"current": "enabled", "pending": "enabled"}
+        assert gpu["mig_mode"] == {"current": "enabled", "pending": "enabled", "change_pending": False}
         got = sorted((i["profile"], i["placement"]["start"], i["placement"]["size"], i["gpu_instance_id"], i["mig_uuid"])
                      for i in gpu["instances"])
         want = sorted((gi["profile"], gi["start"], gi["size"], gi["id"], gi["compute_instances"][0]["uuid"])
@@ -92,3 +92,18 @@ def test_gpu_selection_and_unknown_gpu(tmp_path, info):
     assert not failed and [g["index"] for g in result["gpus"]] == [2]
     result, failed = info(node, gpus=["GPU-nope"])
     assert failed and "GPU-nope" in result["msg"]
+
+
+def test_pending_mode_change_is_reported_not_shown_as_disabled(tmp_path, info):
+    # issue 14: an Ampere mode change left pending (a client held GPU 0) showed as "MIG disabled"
+    node = Node(tmp_path, "n", model="a100-40gb", gpus=2)
+    node.sim.set_gpu(0, clients=["nv-hostengine"])
+    node.sim.run("-mig", "1")
+    result, failed = info(node, profiles=False)
+    assert not failed, result.get("msg")
+    assert [g["mig_mode"] for g in result["gpus"]] == [
+        {"current": "disabled", "pending": "enabled", "change_pending": True},
+        {"current": "enabled", "pending": "enabled", "change_pending": False}]
+    first = result["layout_diagram"].splitlines()[0]
+    assert first == "GPU0 A100-SXM4-40GB MIG disabled (MIG enable pending: reset or reboot)"
+    assert result["reboot_required"] is True

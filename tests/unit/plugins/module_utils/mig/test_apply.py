@@ -200,3 +200,46 @@ def test_apply_imports_no_ansible():
                           universal_newlines=True, env=env, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "reconcile"
+
+
+def _future_wording(argv, answer):
+    """An answer in a wording the parsers do not know (a future driver): same effect, other words."""
+    rc, out, err = answer
+    return rc, out.replace("Successfully created GPU instance ID", "Created GPU instance #"), err
+
+
+def test_unparseable_create_answer_is_read_back_and_the_run_continues(tmp_path):
+    # issue 14 fact 6: "whenever a mutating command's output cannot be parsed, re-read the state"
+    node = _node(tmp_path, model="h100-80gb", gpus=2)
+    runner, fake = _runner(node, [(lambda a: "-cgi" in a, _future_wording)])
+    result = apply.reconcile(runner, apply.ApplyRequest(layout=BALANCED_H100, persist=False))
+    assert any("read back" in w for w in result.warnings)
+    for gpu in result.gpus:
+        assert sorted((gi.profile_name, gi.start, gi.gi_id) for gi in gpu.instances) == sorted(node.layout(gpu.index))
+    # the re-read is one read_state (-q -x, -lgi, -L) after the -cgi
+    cgi = next(i for i, a in enumerate(fake.argvs) if "-cgi" in a)
+    assert fake.argvs[cgi + 1:cgi + 4] == [["-q", "-x"], ["mig", "-lgi"], ["-L"]]
+
+
+def test_unparseable_answer_over_a_partial_create_is_rolled_back(tmp_path):
+    # rc 0 but only the first instance exists (and the answer names none): never keep what cannot be accounted for
+    node = _node(tmp_path, model="h100-80gb", gpus=1)
+
+    class Partial(FakeRunCommand):
+        def __call__(self, argv, environ_update=None):
+            if "-cgi" in argv and not self.__dict__.get("done"):
+                self.done = True
+                self.argvs.append(list(argv[1:]))
+                first = argv[argv.index("-cgi") + 1].split(",")[0]
+                self.node.run("mig", "-i", "0", "-cgi", first, "-C")
+                return 0, "", ""
+            return FakeRunCommand.__call__(self, argv, environ_update)
+
+    fake = Partial(node)
+    runner = smi.NvidiaSmi(fake, "nvidia-smi")
+    with pytest.raises(apply.ApplyError) as caught:
+        apply.reconcile(runner, apply.ApplyRequest(layout=BALANCED_H100, persist=False))
+    assert "does not account for the instances of GPU 0" in caught.value.msg
+    assert node.layout(0) == []
+    assert node.state()["gpus"][0]["mig_current"] is False  # the mode change of this run is rolled back too
+    assert caught.value.failed_gpus == [0]

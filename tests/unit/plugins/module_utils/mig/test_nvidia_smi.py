@@ -212,7 +212,7 @@ def test_assemble_joins_xml_lgi_and_list():
     assert h0.processes_on(3) == []
     assert h1.instances[0].mig_uuid == "MIG-33333333-0000-0000-0000-000000000000"
     out = h0.to_dict()
-    assert out["mig_mode"] == {"current": "enabled", "pending": "enabled"}
+    assert out["mig_mode"] == {"current": "enabled", "pending": "enabled", "change_pending": False}
     assert out["instances"][0]["placement"] == {"start": 0, "size": 2}
 
 
