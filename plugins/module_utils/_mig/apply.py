@@ -670,8 +670,8 @@ def _write_after_failure(request, plans, err):
     try:
         persist.write(request.persist_path, text, request.atomic_move)
     except (IOError, OSError) as exc:
-        return " persist_path %s could not be updated to that state: %s." % (request.persist_path, exc)
-    return " persist_path %s now describes that state." % request.persist_path
+        return ". persist_path %s could not be updated to that state: %s" % (request.persist_path, exc)
+    return ". persist_path %s now describes that state" % request.persist_path
 
 
 def _reconcile(runner, request, result):

@@ -57,16 +57,16 @@ def _p(name, typical_id, max_count, memory_gib, sm, ce, dec, enc, jpeg, ofa, sta
                        tuple(starts), size, compute)
 
 
-def _eight_slot_profiles(mem, sm=(16, 16, 26, 32, 60, 64, 132), ce=(1, 1, 1, 2, 3, 4, 8)):
+def _eight_slot_profiles(mem, sm=(16, 16, 26, 32, 60, 64, 132), ce=(1, 1, 1, 2, 3, 4, 8), one_dec_jpeg=(1, 1)):
     """The standard 8-memory-slot profile set (A100, H100, H200, B200, B300, GB200).
 
     ``mem`` maps the seven profile roles to (name, GiB string). The placement table is identical on
     every 8-slot part (mig.md 4.2): 19/20 {0..6}:1, 15 {0,2,4,6}:2, 14 {0,2,4}:2, 9 {0,4}:4,
-    5 {0}:4, 0 {0}:8.
+    5 {0}:4, 0 {0}:8. ``one_dec_jpeg``: DEC and JPEG of the plain 1g profile (0, 0 on A100).
     """
     one, one_me, one_double, two, three, four, seven = mem
     return (
-        _p(one[0], 19, 7, one[1], sm[0], ce[0], 1, 0, 1, 0, _ALL7, 1),
+        _p(one[0], 19, 7, one[1], sm[0], ce[0], one_dec_jpeg[0], 0, one_dec_jpeg[1], 0, _ALL7, 1),
         _p(one_me[0], 20, 1, one_me[1], sm[1], ce[1], 1, 0, 1, 1, _ALL7, 1),
         _p(one_double[0], 15, 4, one_double[1], sm[2], ce[2], 1, 0, 1, 0, (0, 2, 4, 6), 2),
         _p(two[0], 14, 3, two[1], sm[3], ce[3], 2, 0, 2, 0, (0, 2, 4), 2),
@@ -87,19 +87,21 @@ GPU_MODELS = collections.OrderedDict(
             ("0x20B010DE", "0x20B110DE", "0x20F110DE", "0x20F610DE"), "ampere", 40960, 40960,
             "a100", "A100", True, 8,
             _eight_slot_profiles(
-                (("1g.5gb", "4.75"), ("1g.5gb+me", "4.75"), ("1g.10gb", "9.62"), ("2g.10gb", "9.62"),
-                 ("3g.20gb", "19.50"), ("4g.20gb", "19.50"), ("7g.40gb", "39.25")),
-                sm=_A100_SM, ce=_A100_CE),
-            "MIG user guide lgip table (R5xx)"),
+                (("1g.5gb", "4.75"), ("1g.5gb+me", "4.75"), ("1g.10gb", "9.75"), ("2g.10gb", "9.75"),
+                 ("3g.20gb", "19.62"), ("4g.20gb", "19.62"), ("7g.40gb", "39.38")),
+                sm=_A100_SM, ce=_A100_CE, one_dec_jpeg=(0, 0)),
+            "MIG user guide lgip table (names, ids, counts, SMs); GiB as printed by driver 580 and 1g.5gb DEC 0 /"
+            " JPEG 0 from real A100-40GB output (issue 14 fact 7; the R5xx guide table prints 9.62/19.50/39.25)"),
         GpuModel(
             "a100-80gb", "NVIDIA A100-SXM4-80GB",
             ("0x20B210DE", "0x20B510DE", "0x20F310DE", "0x20F510DE"), "ampere", 81920, 81920,
             "a100", "A100", True, 8,
             _eight_slot_profiles(
                 (("1g.10gb", "9.50"), ("1g.10gb+me", "9.50"), ("1g.20gb", "19.50"), ("2g.20gb", "19.50"),
-                 ("3g.40gb", "39.25"), ("4g.40gb", "39.25"), ("7g.80gb", "79.00")),
-                sm=_A100_SM, ce=_A100_CE),
-            "MIG user guide names; GiB from a public capture"),
+                 ("3g.40gb", "39.25"), ("4g.40gb", "39.25"), ("7g.80gb", "78.75")),
+                sm=_A100_SM, ce=_A100_CE, one_dec_jpeg=(0, 0)),
+            "MIG user guide names; GiB from a public capture, 7g.80gb 78.75 GiB as printed by driver 550 (issue 14"
+            " fact 7); 1g DEC/JPEG 0 assumed like the A100-40GB (same GA100 engines)"),
         GpuModel(
             "a30-24gb", "NVIDIA A30", ("0x20B710DE",), "ampere", 24576, 24576, "a30", "A30", True, 4,
             (
@@ -111,12 +113,21 @@ GPU_MODELS = collections.OrderedDict(
             "public capture (Summer-Lo); counts MIG user guide"),
         GpuModel(
             "h100-80gb", "NVIDIA H100 80GB HBM3",
-            ("0x233010DE", "0x233110DE", "0x232210DE", "0x232410DE"), "hopper", 81559, 81920,
+            ("0x233010DE", "0x232210DE", "0x232410DE"), "hopper", 81559, 81920,
             "h100", "H100", True, 8,
             _eight_slot_profiles(
                 (("1g.10gb", "9.75"), ("1g.10gb+me", "9.75"), ("1g.20gb", "19.62"), ("2g.20gb", "19.62"),
                  ("3g.40gb", "39.50"), ("4g.40gb", "39.50"), ("7g.80gb", "79.25"))),
             "real capture, driver 580.159.04 (tests/data/nvidia-smi)"),
+        GpuModel(
+            # not on EC2; known so that a node with one is recognised (product name and PCI id: issue 14 fact 7)
+            "h100-pcie-80gb", "NVIDIA H100 PCIe", ("0x233110DE",), "hopper", 81559, 81920,
+            "h100-pcie", "H100 PCIe", True, 8,
+            _eight_slot_profiles(
+                (("1g.10gb", "9.75"), ("1g.10gb+me", "9.75"), ("1g.20gb", "19.62"), ("2g.20gb", "19.62"),
+                 ("3g.40gb", "39.50"), ("4g.40gb", "39.50"), ("7g.80gb", "79.25"))),
+            "product name and PCI device id 0x2331 from a real H100 PCIe (issue 14 fact 7); profiles, GiB and SMs"
+            " assumed equal to the H100 SXM5 capture (not captured on this part)"),
         GpuModel(
             "h100-nvl-94gb", "NVIDIA H100 NVL", ("0x232110DE", "0x233A10DE"), "hopper", 95830, 95830,
             "h100", "H100", True, 8,

@@ -226,7 +226,8 @@ def plan_gpu(gpu, desired, force=False, allow_gpu_reset=False):
         plan.mode_change = not current_ok
         if gpu.mig_pending != want_mode:
             plan.actions.append(SetMode(desired.mig_enabled))
-            if not current_ok:
+            if not current_ok and (gpu.needs_reset_for_mode_change or not gpu.architecture):
+                # a hint only (Hopper and later switch or refuse, never pend); the outcome is read when it runs
                 plan.reset_may_be_needed = True
                 plan.notes.append("%s: the MIG mode change may stay pending until a GPU reset or reboot if a client"
                                   " holds the GPU or it cannot be reset; decided from nvidia-smi's answer" % _label(gpu))

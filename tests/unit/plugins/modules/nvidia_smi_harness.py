@@ -17,6 +17,7 @@ import os
 
 import pytest
 
+from ansible.module_utils.common import warnings
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.gpu_slicing.eks.tests.simulators import nvidia_smi_sim as sim
@@ -50,6 +51,8 @@ def run_module(capsys, main, args, check=False, diff=False):
     args = dict(args)
     args["_ansible_check_mode"] = check
     args["_ansible_diff"] = diff
+    # Warnings are process-global (and de-duplicated) in ansible-core; a real module run starts with none.
+    warnings._global_warnings.clear()  # pylint: disable=protected-access
     with patch_module_args(args):
         with pytest.raises(SystemExit) as exc:
             main()
