@@ -617,6 +617,14 @@ def parse_mode_set(text):
     return dict((normalize_bus_id(m.group(2)), m.group(1) == "Enabled") for m in _MODE_SET.finditer(text or ""))
 
 
+_BUS_ID = re.compile(r"\b([0-9A-Fa-f]{4,8}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-9A-Fa-f])\b")
+
+
+def parse_bus_ids(text):
+    """Normalised PCI bus ids named anywhere in ``text`` (e.g. the GPUs a refused ``-r`` says are in use)."""
+    return set(normalize_bus_id(m.group(1)) for m in _BUS_ID.finditer(text or ""))
+
+
 def parse_pending_mode(text):
     """PCI bus ids whose mode change stays pending (Ampere without reset): {bus_id: 'enable'|'disable'}."""
     return dict((m.group(2).rstrip(".:"), m.group(1)) for m in _PENDING.finditer(text or ""))

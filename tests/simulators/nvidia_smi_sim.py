@@ -1422,6 +1422,13 @@ def run(state, argv):
         return _run_top(state, argv)
     except _Exit as exc:
         return exc.text, exc.rc, False
+    finally:
+        release = state.get("faults", {}).get("release_clients_after")
+        if release and release in argv:
+            # a monitoring client that lets go after this command (tests of a reset that then works)
+            for gpu in state["gpus"]:
+                gpu["clients"] = []
+            del state["faults"]["release_clients_after"]
 
 
 def smi_main(argv=None):
@@ -1442,12 +1449,6 @@ def smi_main(argv=None):
             state = read_state(path)
             before = copy.deepcopy(state)
             output, rc, changed = run(state, argv)
-            release = state.get("faults", {}).get("release_clients_after")
-            if release and release in argv:
-                # a monitoring client that lets go after this command (tests of a reset that then works)
-                for gpu in state["gpus"]:
-                    gpu["clients"] = []
-                del state["faults"]["release_clients_after"]
             if state != before:
                 write_state(path, state)
             _log_call(path, argv, is_mutating(argv), bool(changed), rc)

@@ -454,10 +454,18 @@ def _settle_modes(runner, moving, plans, book, result, allow_gpu_reset):
                 book.run.append(argv)
             except smi.NvidiaSmiError as exc:
                 book.run.append(argv)
-                if len(group) > 1:
-                    groups.extend([p] for p in group)  # one busy GPU must not keep the idle ones pending
-                else:
-                    refused.append("GPU %s: %s" % (group[0].gpu.index, exc))
+                # One busy GPU must not keep the idle ones pending: retry once without the GPUs the answer names
+                # (in use, not supported); an answer that names none is retried GPU by GPU.
+                named = smi.parse_bus_ids(exc.out + exc.err)
+                rest = [p for p in group if smi.normalize_bus_id(p.gpu.pci_bus_id) not in named]
+                if len(group) > 1 and not named:
+                    groups.extend([p] for p in group)
+                    continue
+                blocked = group
+                if len(group) > 1 and 0 < len(rest) < len(group):
+                    groups.append(rest)
+                    blocked = [p for p in group if p not in rest]
+                refused.append("GPU %s: %s" % (", ".join(str(p.gpu.index) for p in blocked), exc))
         if refused:
             book.warnings.append("GPU reset refused, the MIG mode change stays pending until a reboot: %s"
                                  % "; ".join(refused))

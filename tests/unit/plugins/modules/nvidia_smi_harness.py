@@ -17,6 +17,7 @@ import os
 
 import pytest
 
+from ansible.module_utils import _internal
 from ansible.module_utils.common import warnings
 from ansible.module_utils.testing import patch_module_args
 
@@ -51,11 +52,17 @@ def run_module(capsys, main, args, check=False, diff=False):
     args = dict(args)
     args["_ansible_check_mode"] = check
     args["_ansible_diff"] = diff
-    # Warnings are process-global (and de-duplicated) in ansible-core; a real module run starts with none.
+    # Warnings are process-global (and de-duplicated) in ansible-core; a real module run starts with none, in a
+    # process that is not the controller (once a test imported controller code, warn() would go to Display).
     warnings._global_warnings.clear()  # pylint: disable=protected-access
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as exc:
-            main()
+    was_controller = _internal.is_controller
+    _internal.is_controller = False
+    try:
+        with patch_module_args(args):
+            with pytest.raises(SystemExit) as exc:
+                main()
+    finally:
+        _internal.is_controller = was_controller
     out = capsys.readouterr().out
     result = json.loads(out)
     assert bool(result.get("failed")) == (exc.value.code != 0), result

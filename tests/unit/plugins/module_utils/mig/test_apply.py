@@ -243,3 +243,24 @@ def test_unparseable_answer_over_a_partial_create_is_rolled_back(tmp_path):
     assert node.layout(0) == []
     assert node.state()["gpus"][0]["mig_current"] is False  # the mode change of this run is rolled back too
     assert caught.value.failed_gpus == [0]
+
+
+def test_refused_batched_reset_is_retried_without_the_gpus_it_names(tmp_path):
+    # issue 14: a failed batched reset left idle GPUs pending too; the GPUs the answer names stay pending (reboot),
+    # the others are reset in one more call
+    node = _node(tmp_path, model="a100-40gb", gpus=3)
+    for gpu in (1, 2):
+        node.set_gpu(gpu, clients=["nv-hostengine"])
+    node.set_faults(release_clients_after="-mig")  # GPU 1's and 2's clients let go after -mig ...
+    busy = node.state()["gpus"][2]["bus_id"]
+    refusal = (19, "GPU %s is currently in use by another process.\n\n1 device is currently being used by one or more"
+                   " other processes.\n" % busy, "")
+    # ... but GPU 2 is busy again when the batched reset runs (scripted answer)
+    runner, fake = _runner(node, [(lambda a: a == ["-r", "-i", "1,2"], refusal),
+                                  (lambda a: a == ["-r", "-i", "2"], refusal)])
+    result = apply.reconcile(runner, apply.ApplyRequest(layout={"3g.20gb": 2}, persist=False, allow_gpu_reset=True))
+    assert [a for a in fake.argvs if a[0] == "-r"] == [["-r", "-i", "1,2"], ["-r", "-i", "1"]]
+    assert result.pending_gpus == [2] and result.reboot_required
+    assert [g.mig_current for g in result.gpus] == ["Enabled", "Enabled", "Disabled"]
+    assert [len(node.layout(g)) for g in range(3)] == [2, 2, 0]
+    assert any("GPU 2:" in w and "reboot" in w for w in result.warnings)
