@@ -902,7 +902,8 @@ def render_smi(state, gpus):
         spec = _model(gpu)
         power = _BOARD.get(gpu["model"], _DEFAULT_BOARD)[1]
         mig = ("Enabled" if gpu["mig_current"] else "Disabled") if spec.mig_capable else "N/A"
-        out.append("|%4d  %-29s %3s  |%19s %3s |%21s |\n" % (gpu["index"], spec.product_name[:29], "On" if gpu.get("persistence", True) else "Off", gpu["bus_id"], "Off", "0"))
+        persistence = "On" if gpu.get("persistence", True) else "Off"
+        out.append("|%4d  %-29s %3s  |%19s %3s |%21s |\n" % (gpu["index"], spec.product_name[:29], persistence, gpu["bus_id"], "Off", "0"))
         out.append("| %3s %5s %5s %15s / %5s |%11s / %9s |%8s%13s |\n" % (
             "N/A", "37C", "P0", "72W", "%dW" % power, "%dMiB" % _memory_used(gpu), "%dMiB" % spec.memory_mib,
             "0%", "Default"))
@@ -1002,7 +1003,7 @@ def set_mig_mode(state, gpus, enable, explicit):
                                "effective.\n" % (state_word, bus, bus))
                     continue
                 if not gpu.get("reset_supported", True):
-                    # VMs without reset support (mig.md 1.5, MIG user guide)
+                    # VMs without reset support (MIG user guide; mig-parted reboots when a GPU has no reset)
                     out.append("Warning: MIG mode is in pending %s state for GPU %s:Not Supported\n"
                                "Reboot the system or try nvidia-smi --gpu-reset to make MIG mode effective on GPU %s\n"
                                % (state_word, bus, bus))

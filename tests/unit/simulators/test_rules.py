@@ -52,7 +52,7 @@ def test_explicit_placements_land_where_asked_with_ids_read_from_the_output(make
     rc, out, dummy = smi("mig", "-i", "0", "-cgi", "19:0,19:1,14:2,9:4", "-C")
     assert rc == 0, out
     assert _gis(node) == [("1g.10gb", 0), ("1g.10gb", 1), ("2g.20gb", 2), ("3g.40gb", 4)]
-    for name, start, gi in node.layout():
+    for name, _start, gi in node.layout():
         prof = {"1g.10gb": 19, "2g.20gb": 14, "3g.40gb": 9}[name]
         assert "Successfully created GPU instance ID %2d on GPU  0 using profile MIG %s (ID %2d)\n" % (gi, name, prof) in out
     gi3 = node.gi_id(0, "3g.40gb", 4)
@@ -87,7 +87,7 @@ def test_gi_ids_and_starts_without_placement_are_the_drivers_unpredictable_choic
 
 
 def test_driver_order_trap_depends_on_the_drivers_choice(make_node):
-    # mig.md 4.2 (MIG user guide): "-cgi 19,19,14,9" can fail with Insufficient Resources when the driver
+    # MIG user guide: "-cgi 19,19,14,9" can fail with Insufficient Resources when the driver
     # places the 1g instances badly; with explicit placements the same set always fits.
     results = set()
     for seed in range(8):
