@@ -37,6 +37,15 @@ from ansible_collections.gpu_slicing.eks.tests.simulators import nvidia_smi_sim 
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OLD_COMMIT = "482cd38"  # main before the apply move and issue 14
+AMPERE_NOTE = (
+    'Reading it: with an idle bare-metal A100 the old module asked for a reboot and created nothing '
+    '(`allow_gpu_reset=false`) or ran a needless `-r` (`true`); with two GPUs held by a client, or in a '
+    'VM, it failed and left the GPUs in MIG mode without instances or pending without saying so '
+    '(`reboot_required` no). Now the idle case costs the same 7 calls as on Hopper with no reset and no '
+    'reboot; pending GPUs get one `-r` (the refused batch is not retried for the GPUs its answer names), '
+    'are reported (`reboot_required`, `mig_mode.change_pending`) and their instances are created by the '
+    'boot-time apply; the GPUs that could switch are sliced in the same run.'
+)
 BEGIN = "<!-- nvidia_mig bench: begin -->"
 END = "<!-- nvidia_mig bench: end -->"
 GPUS = 8
@@ -284,7 +293,7 @@ def write_results(rows, cost, ampere):
             row["case"], "true" if row["reset"] else "false", row["tool"], row["calls"], row["mutating"], row["resets"],
             "yes" if row["failed"] else "no", "yes" if row["reboot_required"] else "no", row["in_mig"], row["sliced"],
             row["seconds"]))
-    lines += ["", 'Reading it: with an idle bare-metal A100 the old module asked for a reboot and created nothing (`allow_gpu_reset=false`) or ran a needless `-r` (`true`); with two GPUs held by a client, or in a VM, it failed and left the GPUs in MIG mode without instances or pending without saying so (`reboot_required` no). Now the idle case costs the same 7 calls as on Hopper with no reset and no reboot; pending GPUs get one `-r` (the refused batch is not retried for the GPUs its answer names), are reported (`reboot_required`, `mig_mode.change_pending`) and their instances are created by the boot-time apply; the GPUs that could switch are sliced in the same run.', "", END, ""]
+    lines += ["", AMPERE_NOTE, "", END, ""]
     write_section(BEGIN, END, "\n".join(lines))
 
 

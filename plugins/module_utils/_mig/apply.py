@@ -340,8 +340,8 @@ def rollback_gpu(runner, plan, created, revert_mode=False):
         try:
             _rc, out, err = runner.run(smi.argv_set_mode([index], before, path))
             pending = smi.parse_pending_mode(out + err)
-            notes.append("set MIG mode back to %s%s" % ("enabled" if before else "disabled",
-                                                         " (pending until a reset or reboot)" if pending else ""))
+            suffix = " (pending until a reset or reboot)" if pending else ""
+            notes.append("set MIG mode back to %s%s" % ("enabled" if before else "disabled", suffix))
         except smi.NvidiaSmiError as exc:
             notes.append("could not set MIG mode back (%s)" % exc)
     if plan.destroy and plan.gpu.mig_current == "Enabled" and (not revert_mode or plan.desired.mig_enabled):
@@ -545,9 +545,8 @@ def failure_after(runner, plans, step, exc, book, result, state=None, reason=Non
                 touched.remove(plan.gpu.index)
                 book.done.add(plan.gpu.index)
                 continue
-            revert = plan.gpu.index in book.mode_called
-            message += "; rollback of GPU %s: %s" % (plan.gpu.index, rollback_gpu(runner, plan, [gi.gi_id for gi in new],
-                                                                                   revert_mode=revert))
+            undone = rollback_gpu(runner, plan, [gi.gi_id for gi in new], revert_mode=plan.gpu.index in book.mode_called)
+            message += "; rollback of GPU %s: %s" % (plan.gpu.index, undone)
     elif step.kind == "destroy":
         message += "; rollback of GPU %s: %s" % (step.plans[0].gpu.index, restore_compute_instances(runner, step.plans[0]))
     elif step.kind == "mode":
