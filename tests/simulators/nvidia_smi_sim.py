@@ -285,7 +285,7 @@ def _new_gi_id(state, gpu):
 
 def _driver_major(state):
     try:
-        return int(str(state.get("driver", DEFAULT_DRIVER)).split(".")[0])
+        return int(str(state.get("driver", DEFAULT_DRIVER)).split(".", 1)[0])
     except ValueError:
         return 0
 
