@@ -60,7 +60,7 @@ def main():
         "",
         "| what | time |",
         "|---|---|",
-        "| first build (module download + compile + link of etcd %s, kube-apiserver, kube-controller-manager, kube-scheduler, "
+        "| first build (compile + link; module download only when the module cache is cold) of etcd %s, kube-apiserver, kube-controller-manager, kube-scheduler, "
         "kubectl %s), from BUILD-INFO.json | %dm%02ds |" % (info["etcd"], info["kubernetes"], info["build_seconds"] // 60,
                                                             info["build_seconds"] % 60),
         "| cached lookup (`ensure_binaries()` when built) | %.3f s |" % lookup,
