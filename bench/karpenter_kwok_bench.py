@@ -66,7 +66,9 @@ def measure(core, custom, karpenter, size, timeout):
         state = len(claims)
         if state != last_state:
             last_state, last_change = state, time.time()
-        if unschedulable and karpenter.provisioning_simulations()[0] > runs_before and time.time() - last_change >= QUIET:
+        if unschedulable and time.time() - last_change >= QUIET and (
+                karpenter.provisioning_simulations()[0] > runs_before
+                or all(p.spec.node_name for p in core.list_namespaced_pod(namespace).items)):
             break
         time.sleep(0.5)
     else:

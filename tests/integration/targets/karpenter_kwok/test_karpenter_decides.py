@@ -99,8 +99,8 @@ class World(object):
 
         Decided: the real kube-scheduler marked every pod Unschedulable, Karpenter's provisioner ran a scheduling
         simulation after that (its scheduling_duration_seconds count grew), and the NodeClaims did not change for
-        QUIET seconds (longer than a batch window). kwok's Nodes never become Ready (no kubelet), so the pods stay
-        Pending; Karpenter's in-flight NodeClaims carry them.
+        QUIET seconds (longer than a batch window), or every pod is already bound to a node Karpenter launched (the
+        scheduler binds pods to kwok's Nodes; no kubelet runs them).
         """
         for namespace in namespaces:
             self.unschedulable(namespace)
@@ -113,7 +113,9 @@ class World(object):
             state = sorted(c["metadata"]["name"] for c in claims)
             if state != last:
                 last, since = state, time.monotonic()
-            if runs > runs_before and time.monotonic() - since >= QUIET:
+            # all pods already bound to nodes Karpenter launched: nothing left for another simulation
+            settled = runs > runs_before or not any(not p.spec.node_name for ns in namespaces for p in self.pod_list(ns))
+            if settled and time.monotonic() - since >= QUIET:
                 return claims
             if time.monotonic() > deadline:
                 pytest.fail("not decided after %ss: %d NodeClaims, %d provisioner simulations since the pods were "
