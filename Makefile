@@ -75,6 +75,7 @@ help:
 	@echo "make applier       regenerate the boot applier from plugins/module_utils (commit the result)"
 	@echo "make collections   dependency collections from the ansible $(ANSIBLE_WHEEL_VERSION) wheel into build/collections"
 	@echo "make cluster-up    start a real Kubernetes control plane (kube-apiserver, etcd, scheduler, controller-manager)"
+	@echo "                   and real Karpenter (kwok provider, NodeOverlay=true; KARPENTER=no leaves it out)"
 	@echo "make cluster-down  stop it (nothing keeps running)"
 	@echo "make clean         remove build/, .cache/ and ansible-test output (keeps venvs)"
 
@@ -131,7 +132,7 @@ demo: $(VENV_STAMP) $(COLLECTIONS_STAMP)
 test: $(VENV_STAMP) $(COLLECTIONS_STAMP)
 	@rm -f $(BUILD)/test-timings.txt
 	@$(STAGE) sanity $(MAKE) sanity
-	@$(STAGE) cluster-up $(MAKE) cluster-up
+	@$(STAGE) cluster-up $(MAKE) cluster-up KARPENTER=no
 	@$(STAGE) units $(MAKE) units
 	@$(STAGE) integration $(MAKE) integration
 	@$(STAGE) molecule $(MAKE) molecule
@@ -159,13 +160,23 @@ KUBE_SESSION_DIR := $(BUILD)/kube/session
 CONTROL_PLANE := $(VENV)/bin/python $(ROOT)/tests/support/control_plane.py
 KUBE_SESSION := $(CONTROL_PLANE) session --dir $(KUBE_SESSION_DIR) --
 
-.PHONY: cluster-up cluster-down cluster-build
+.PHONY: cluster-up cluster-down cluster-build karpenter-build
 
 cluster-build: $(VENV_STAMP)
 	@$(CONTROL_PLANE) build
 
-cluster-up: $(VENV_STAMP)
+# Karpenter (the real controller, kwok cloud provider: tests/support/karpenter_kwok.py) joins a user's cluster-up;
+# `make test` starts its session cluster with KARPENTER=no (Karpenter acts on every NodePool and pending pod, and
+# the karpenter_kwok integration target starts its own control plane + Karpenter).
+KARPENTER ?= yes
+KARPENTER_KWOK := PYTHONPATH=$(COLLECTIONS) $(VENV)/bin/python -m ansible_collections.gpu_slicing.eks.tests.support.karpenter_kwok
+
+karpenter-build: $(VENV_STAMP) $(COLLECTIONS_STAMP)
+	@$(KARPENTER_KWOK) build
+
+cluster-up: $(VENV_STAMP) $(COLLECTIONS_STAMP)
 	@$(CONTROL_PLANE) up --dir $(KUBE_SESSION_DIR)
+	@if [ "$(KARPENTER)" != no ]; then $(KARPENTER_KWOK) up --session-dir $(KUBE_SESSION_DIR); fi
 
 cluster-down:
 	@if [ -x $(VENV)/bin/python ] && [ -e $(KUBE_SESSION_DIR) ]; then $(CONTROL_PLANE) down --dir $(KUBE_SESSION_DIR); fi
