@@ -142,6 +142,7 @@ import re
 from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
+from ansible.utils.unsafe_proxy import wrap_var
 
 from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import catalog
 
@@ -468,18 +469,27 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     @staticmethod
     def default_groups(hostvars):
-        groups = ["gpu_nodes"]
+        """[(group, (host variable, raw value) or None)]: the raw value a derived group name was sanitised from."""
+        groups = [("gpu_nodes", None)]
         if hostvars["mig_capable"]:
-            groups.append("mig_capable")
-        if hostvars["gpu_model"]:
-            groups.append(safe_group_name("gpu_" + hostvars["gpu_model"]))
-        if hostvars["karpenter_nodepool"]:
-            groups.append(safe_group_name("nodepool_" + hostvars["karpenter_nodepool"]))
-        if hostvars["node_group"]:
-            groups.append(safe_group_name("nodegroup_" + hostvars["node_group"]))
-        if hostvars["availability_zone"]:
-            groups.append(safe_group_name("az_" + hostvars["availability_zone"]))
+            groups.append(("mig_capable", None))
+        for var, prefix in (("gpu_model", "gpu_"), ("karpenter_nodepool", "nodepool_"), ("node_group", "nodegroup_"),
+                            ("availability_zone", "az_")):
+            if hostvars[var]:
+                groups.append((safe_group_name(prefix + hostvars[var]), (var, hostvars[var])))
         return groups
+
+    def _group_clash(self, group, source, sources):
+        """Warn once when two different values (NodePools mig-a and mig.a) sanitise to the same group name."""
+        if source is None:
+            return
+        first = sources.setdefault(group, source)
+        clash = (group, first[1], source[1])
+        if first != source and clash not in sources:
+            sources[clash] = True
+            self.display.warning("gpu_nodes: %s %r and %r both map to group %s; its hosts come from both. Target them by "
+                                 "the host variable %s instead of the group." % (source[0], first[1], source[1], group,
+                                                                                 source[0]))
 
     def _populate(self, result, opts):
         strict = self.get_option("strict")
@@ -487,6 +497,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         groups = self.get_option("groups")
         keyed_groups = self.get_option("keyed_groups")
         taken = {}
+        group_sources = {}
         self.inventory.add_group("gpu_nodes")
         items = []
         for region in sorted(result["regions"]):
@@ -499,17 +510,23 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             if not opts["include_non_mig"] and not hostvars["mig_capable"]:
                 continue
             name = next((n for n in (self._address(item, s) for s in opts["hostnames"]) if n), item["instance_id"])
+            # Everything below comes from EC2, and anyone allowed to tag an instance writes it: mark it unsafe so
+            # that no core (2.18 templates plain strings recursively) ever runs a tag value as a template, neither
+            # in compose/groups/keyed_groups here nor in a play using inventory_hostname or k8s_node_name.
+            name = wrap_var(name)
             if name in taken and taken[name] != item["instance_id"]:
                 self.display.warning("gpu_nodes: %s and %s would both be named %r; using the instance id for the second"
                                      % (taken[name], item["instance_id"], name))
                 name = item["instance_id"]
             taken[name] = item["instance_id"]
-            for group in self.default_groups(hostvars):
+            for group, source in self.default_groups(hostvars):
+                self._group_clash(group, source, group_sources)
                 self.inventory.add_group(group)
                 self.inventory.add_host(name, group=group)
             address = self._address(item, opts["ansible_host"])
             if address:
                 hostvars["ansible_host"] = address
+            hostvars = wrap_var(hostvars)
             for key, value in hostvars.items():
                 self.inventory.set_variable(name, key, value)
             self._set_composite_vars(compose, hostvars, name, strict=strict)
