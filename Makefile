@@ -3,6 +3,7 @@
 #   make demo     create .venv + collections on first use, then run the demo
 #   make test     the whole suite, in order: sanity, units, integration, molecule, lint, ruff, changelog,
 #                 execution environment, docs; then the ansible-core 2.21 leg (skipped without Python 3.12+)
+#                 and the ansible-core 2.18 floor leg
 #
 # Everything is pinned (requirements-dev.txt, requirements-next.txt, tests/*/constraints.txt) and works
 # offline except for PyPI. `make help` lists the other targets.
@@ -71,6 +72,7 @@ help:
 	@echo "make ee            ansible-builder create for execution-environment.yml (no container engine needed)"
 	@echo "make docs          ansible-doc renders every plugin and role; reference pages and docsite current; antsibull-docs lint"
 	@echo "make test-next     units + integration on ansible-core 2.21 / Python 3.12+ (.venv-next)"
+	@echo "make test-floor    units + inventory integration on ansible-core 2.18, the floor (.venv-floor)"
 	@echo "make pytest ARGS=tests/unit/...   plain pytest in .venv, fast local runs"
 	@echo "make applier       regenerate the boot applier from plugins/module_utils (commit the result)"
 	@echo "make collections   dependency collections from the ansible $(ANSIBLE_WHEEL_VERSION) wheel into build/collections"
@@ -142,6 +144,7 @@ test: $(VENV_STAMP) $(COLLECTIONS_STAMP)
 	@$(STAGE) ee $(MAKE) ee
 	@$(STAGE) docs $(MAKE) docs
 	@$(STAGE) test-next $(MAKE) test-next
+	@$(STAGE) test-floor $(MAKE) test-floor
 	@$(MAKE) cluster-down
 	@echo; echo "===== make test summary (seconds per stage)"; cat $(BUILD)/test-timings.txt
 	@! grep -q FAILED $(BUILD)/test-timings.txt || { echo "make test: FAILED stages above"; \
@@ -276,6 +279,51 @@ integration-next: $(VENV_NEXT_STAMP) ansible-test-tree
 pytest: $(VENV_STAMP) $(COLLECTIONS_STAMP)
 	cd $(ROOT) && PATH=$(VENV)/bin:$(PATH) PYTHONPATH=$(COLLECTIONS) $(VENV)/bin/python -m pytest -p no:cacheprovider \
 	  --import-mode=importlib -o asyncio_default_fixture_loop_scope=function $(ARGS)
+
+# ---------------------------------------------------------------------------------------------- floor leg (issue 15)
+# ansible-core 2.18 is the lowest version meta/runtime.yml claims. Third leg: the units and the integration targets
+# named in FLOOR_TARGETS on 2.18 / Python 3.11, --local in .venv-floor (requirements-floor.txt), in an ansible-test
+# tree of its own so its junit files do not overwrite the main leg's (same Python version); they are copied into
+# $(JUNIT) as floor-*-units.xml so the closing "tests: N passed" line of `make test` counts them.
+VENV_FLOOR ?= $(ROOT)/.venv-floor
+VENV_FLOOR_STAMP := $(VENV_FLOOR)/.installed
+AT_FLOOR_ROOT := $(BUILD)/ansible-test-floor
+AT_FLOOR_COLLECTION := $(AT_FLOOR_ROOT)/ansible_collections/gpu_slicing/eks
+JUNIT_FLOOR := $(AT_FLOOR_COLLECTION)/tests/output/junit
+PY_VERSION_FLOOR = $(shell $(VENV_FLOOR)/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+FLOOR_TARGETS ?= inventory_gpu_nodes
+
+.PHONY: test-floor venv-floor units-floor integration-floor ansible-test-tree-floor
+
+venv-floor: $(VENV_FLOOR_STAMP)
+
+$(VENV_FLOOR_STAMP): requirements-floor.txt tests/unit/constraints.txt tests/unit/requirements.txt tests/integration/requirements.txt
+	@test -n "$(PYTHON)" || { echo "error: no Python 3.11-3.13 found (PATH or ~/.pyenv/versions)" >&2; exit 1; }
+	@test -x $(VENV_FLOOR)/bin/python || { echo "creating $(VENV_FLOOR) with $(PYTHON)"; $(PYTHON) -m venv $(VENV_FLOOR); }
+	$(VENV_FLOOR)/bin/$(PIP_INSTALL) -r requirements-floor.txt
+	$(VENV_FLOOR)/bin/pip check
+	@touch $@
+
+ansible-test-tree-floor: $(COLLECTIONS_STAMP) $(VENV_STAMP)
+	@$(VENV)/bin/python hacking/sync_tree.py $(ROOT) $(AT_FLOOR_ROOT) --collections $(COLLECTIONS)
+
+test-floor:
+	@$(MAKE) units-floor integration-floor
+
+units-floor: $(VENV_FLOOR_STAMP) ansible-test-tree-floor
+	rm -f $(JUNIT_FLOOR)/*-units.xml $(JUNIT)/floor-*-units.xml
+	cd $(AT_FLOOR_COLLECTION) && PATH=$(VENV_FLOOR)/bin:$(TEST_PATH) $(VENV_FLOOR)/bin/ansible-test units --local \
+	  --python $(PY_VERSION_FLOOR) $(COLOR) || rc=$$?; \
+	  mkdir -p $(JUNIT); for f in $(JUNIT_FLOOR)/*-units.xml; do if [ -e "$$f" ]; then cp "$$f" $(JUNIT)/floor-$$(basename $$f); fi; done; \
+	  $(VENV)/bin/python $(ROOT)/hacking/junit_summary.py $(JUNIT) --pattern 'floor-*-units.xml' \
+	    --label "units, ansible-core $$($(VENV_FLOOR)/bin/python -c 'import ansible; print(ansible.__version__)'), Python $(PY_VERSION_FLOOR)"; \
+	  exit $${rc:-0}
+
+integration-floor: $(VENV_FLOOR_STAMP) ansible-test-tree-floor
+	cd $(AT_FLOOR_COLLECTION) && PATH=$(VENV_FLOOR)/bin:$(TEST_PATH) $(VENV_FLOOR)/bin/ansible-test integration --local \
+	  --python $(PY_VERSION_FLOOR) --continue-on-error $(COLOR) $(FLOOR_TARGETS)
+
+# ---------------------------------------------------------------------------------------------- end floor leg
 
 clean: cluster-down
 	rm -rf $(BUILD) $(CACHE) $(ROOT)/tests/output

@@ -16,7 +16,7 @@ import socket
 import yaml
 
 from ansible.module_utils.common import warnings
-from ansible.module_utils.testing import patch_module_args
+from ansible_collections.gpu_slicing.eks.tests.unit.plugins.modules.module_args import patch_module_args
 
 from ansible_collections.gpu_slicing.eks.plugins.modules import karpenter_nodepool
 

@@ -19,7 +19,8 @@ import pytest
 
 from ansible.module_utils import _internal
 from ansible.module_utils.common import warnings
-from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.gpu_slicing.eks.tests.unit.plugins.modules.module_args import patch_module_args
 
 from ansible_collections.gpu_slicing.eks.tests.simulators import nvidia_smi_sim as sim
 
