@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, gpu_slicing.eks contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Kubernetes connection options, named as in kubernetes.core so module_defaults carry over."""
+"""Kubernetes connection options, named as in kubernetes.core (a module_defaults block can be copied, it does not carry over)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -54,12 +54,17 @@ options:
   proxy:
     description:
       - URL of an HTTP proxy to reach the API server. Environment variable E(K8S_AUTH_PROXY).
+      - A password in the URL (C(http://user:password@proxy:3128)) is hidden from logs and results.
     type: str
 requirements:
   - kubernetes >= 24.2.0 (Python library, on the controller)
 notes:
-  - The option names follow M(kubernetes.core.k8s), so C(module_defaults) set for the action group
-    C(group/gpu_slicing.eks.karpenter) look the same as for C(group/kubernetes.core.k8s).
+  - The option names follow M(kubernetes.core.k8s), so a C(module_defaults) block written for
+    C(group/kubernetes.core.k8s) can be copied to C(group/gpu_slicing.eks.karpenter) unchanged. It does not apply to
+    these modules by itself (an action group covers only the modules it lists); the C(K8S_AUTH_*) environment
+    variables do apply to both.
+  - When O(kubeconfig) is a dictionary, only its credentials (C(token), C(password), C(client-key-data) and the
+    auth-provider secrets) are hidden from logs and results, not every string in it.
 """
 
     # For plugins that read options through the config system.

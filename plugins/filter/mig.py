@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
+from ansible.utils.display import Display
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import capacity
@@ -41,6 +42,10 @@ def mig_capacity(instance_type, config=None, layout=None, strategy="mixed", conf
         raise AnsibleFilterError("mig_capacity: the input must be an EC2 instance type name such as "
                                  "'p5.48xlarge', got %s" % type(instance_type).__name__)
     try:
+        if config is not None and layout is None:
+            mismatch = capacity.config_mismatch(str(instance_type), _plain(config), config_label=_plain(config_label))
+            if mismatch:
+                Display().warning("mig_capacity: %s" % mismatch)
         return capacity.mig_resources(str(instance_type), config=_plain(config), layout=_plain(layout),
                                       strategy=_plain(strategy), config_label=_plain(config_label))
     except capacity.CapacityError as exc:

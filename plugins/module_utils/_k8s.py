@@ -4,8 +4,10 @@
 """Kubernetes edge for controller-side modules: client, server-side apply, dry run, retries, waits.
 
 Option names (kubeconfig, context, host, api_key, validate_certs, ca_cert, client_cert, client_key, proxy)
-and their ``K8S_AUTH_*`` environment fallbacks follow kubernetes.core, so ``module_defaults`` written for
-``group/kubernetes.core.k8s`` carry over. The code is our own: kubernetes.core's client module is private API.
+and their ``K8S_AUTH_*`` environment fallbacks follow kubernetes.core, so a ``module_defaults`` block written for
+``group/kubernetes.core.k8s`` can be copied to ``group/gpu_slicing.eks.karpenter`` unchanged. It does not apply
+by itself: an action group covers only the modules it lists. The environment variables do apply to both.
+The code is our own: kubernetes.core's client module is private API.
 
 Only cluster-scoped custom objects are needed (Karpenter's NodePool, EC2NodeClass, NodeOverlay), so this
 talks to ``CustomObjectsApi`` directly: no discovery round trips.
@@ -19,6 +21,7 @@ import json
 import os
 import random
 import time
+from urllib.parse import urlsplit
 
 from ansible_collections.gpu_slicing.eks.plugins.module_utils import _karpenter as karpenter
 
@@ -41,7 +44,9 @@ RETRY_STATUSES = (409, 429, 500, 502, 503, 504)
 SERVER_FIELDS = ("managedFields", "resourceVersion", "generation", "uid", "creationTimestamp", "selfLink")
 
 AUTH_ARG_SPEC = dict(
-    kubeconfig=dict(type="raw", no_log=True),
+    # Not no_log as a whole: a kubeconfig dictionary would turn every string in it (cluster names, "v1", ...) into a
+    # hidden value and mask those in everything the module returns. secret_values() hides its secret fields instead.
+    kubeconfig=dict(type="raw", no_log=False),
     context=dict(type="str"),
     host=dict(type="str"),
     api_key=dict(type="str", no_log=True),
@@ -57,6 +62,42 @@ AUTH_ENV = dict(
     api_key="K8S_AUTH_API_KEY", validate_certs="K8S_AUTH_VERIFY_SSL", ca_cert="K8S_AUTH_SSL_CA_CERT",
     client_cert="K8S_AUTH_CERT_FILE", client_key="K8S_AUTH_KEY_FILE", proxy="K8S_AUTH_PROXY",
 )
+
+
+# kubeconfig fields that carry credentials (users[].user and auth-provider/exec config), as kubectl redacts them.
+KUBECONFIG_SECRET_KEYS = ("token", "password", "client-key-data", "id-token", "refresh-token", "access-token",
+                          "client-secret", "secret")
+
+
+def secret_values(params):
+    """Strings to hide from logs and results: credentials inside a kubeconfig dictionary and a proxy URL's password.
+
+    Add them to ``module.no_log_values`` right after AnsibleModule() (the invocation is formatted at exit).
+    """
+    found = set()
+
+    def walk(value):
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key in KUBECONFIG_SECRET_KEYS and isinstance(item, str) and item:
+                    found.add(item)
+                else:
+                    walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    if isinstance(params.get("kubeconfig"), dict):
+        walk(params["kubeconfig"])
+    proxy = auth_params(params).get("proxy")
+    if proxy:
+        try:
+            password = urlsplit(proxy).password
+        except ValueError:
+            password = None
+        if password:
+            found.add(password)
+    return found
 
 
 class K8sError(Exception):
@@ -111,7 +152,14 @@ def build_configuration(params):
             else:
                 kubernetes.config.load_incluster_config(client_configuration=configuration)
     except (kubernetes.config.ConfigException, IOError, OSError) as exc:
-        raise K8sError("could not load the Kubernetes configuration: %s" % exc)
+        raise K8sError("could not load the Kubernetes configuration%s: %s" % (_kubeconfig_label(auth), exc))
+    except Exception as exc:  # pylint: disable=broad-except
+        # PyYAML errors (a kubeconfig that is not YAML) and type errors (YAML that is not a kubeconfig mapping)
+        # come out of the client raw; say which file it was. The file's content is not quoted (it holds secrets).
+        mark = getattr(exc, "problem_mark", None)
+        where = " at line %d, column %d" % (mark.line + 1, mark.column + 1) if mark is not None else ""
+        raise K8sError("could not load the Kubernetes configuration%s: it is not a valid kubeconfig (%s%s)"
+                       % (_kubeconfig_label(auth), type(exc).__name__, where))
     if auth.get("host"):
         configuration.host = auth["host"]
     if auth.get("api_key"):
@@ -123,6 +171,15 @@ def build_configuration(params):
     # Our own loop retries HTTP statuses; urllib3 retries only connection setup once.
     configuration.retries = 1
     return configuration
+
+
+def _kubeconfig_label(auth):
+    """' from <file>' for the kubeconfig the client reads (explicit, KUBECONFIG or ~/.kube/config)."""
+    kubeconfig = auth.get("kubeconfig")
+    if isinstance(kubeconfig, dict):
+        return " from the kubeconfig dictionary"
+    path = kubeconfig or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or "~/.kube/config"
+    return " from %s" % os.path.expanduser(path)
 
 
 def strip_server_fields(obj):
@@ -199,6 +256,20 @@ class K8sClient(object):
             if exc.status == 404:
                 return None
             raise
+
+    def served(self, kind):
+        """True when the API server serves ``kind`` (its CRD is installed): one discovery GET of its group version.
+
+        Discovery is readable by every authenticated user (``system:discovery``), unlike the CRD objects.
+        """
+        try:
+            data = self._call("GET /apis/%s/%s" % (kind.group, kind.version), self.api.get_api_resources,
+                              kind.group, kind.version)
+        except K8sError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return any(getattr(r, "name", None) == kind.plural for r in getattr(data, "resources", None) or [])
 
     def list(self, kind, label_selector=None):
         result = self._call("LIST %s" % kind.plural, self.api.list_cluster_custom_object,

@@ -104,6 +104,9 @@ options:
         V(all-1g.10gb) or V(all-balanced)). Set as the template label C(nvidia.com/mig.config), which the MIG
         manager applies when a node joins.
       - Changing it changes the node template, so Karpenter replaces existing nodes through drift.
+      - O(labels) or O(spec) setting C(nvidia.com/mig.config) to another value is refused (the nodes would be
+        partitioned one way and advertised another), and so is a configuration with no entry for the GPU of an
+        instance type of the pool (the error lists the built-in configurations that apply).
     type: str
   mig_layout:
     description:
@@ -282,6 +285,9 @@ options:
         whose C(capacity) holds the MIG resources of O(mig_config) (or O(mig_layout)) under O(mig_strategy).
         NodeOverlays of this pool that no longer match an instance type are deleted.
       - Needs the Karpenter feature gate C(NodeOverlay=true) (alpha since Karpenter 1.7); the module warns.
+      - On a cluster without the NodeOverlay CRD (Karpenter 1.0-1.6) V(true) fails before any write, naming the
+        Karpenter version and the feature gate; V(false) then works there (the module asks the API discovery once
+        and does not touch NodeOverlays).
       - With O(gpu_names) the instance types come from the GPU catalog.
     type: bool
     default: false
@@ -383,6 +389,14 @@ nodeoverlays:
   type: list
   elements: dict
   sample: [{apiVersion: karpenter.sh/v1alpha1, kind: NodeOverlay, metadata: {name: gpu-mig-1g-p5-48xlarge}}]
+written:
+  description:
+    - When the run failed after it had already written or deleted objects (for example the EC2NodeClass was applied and
+      the NodePool write then failed), those objects as C(Kind/name); C(changed) is then true.
+  returned: on failure
+  type: list
+  elements: str
+  sample: [EC2NodeClass/gpu-al2023]
 deleted:
   description: Objects deleted (or, in check mode, that would be deleted), as C(Kind/name).
   returned: always
@@ -542,11 +556,17 @@ def compute_capacity(params, instance_types):
         try:
             if params.get("mig_layout") is not None:
                 resources = capacity.mig_resources(instance_type, layout=params["mig_layout"], strategy=params["mig_strategy"])
-            elif params.get("mig_parted_config") is not None:
-                resources = capacity.mig_resources(instance_type, config=params["mig_parted_config"],
-                                                   config_label=params["mig_config"], strategy=params["mig_strategy"])
             else:
-                resources = capacity.mig_resources(instance_type, config=params["mig_config"], strategy=params["mig_strategy"])
+                if params.get("mig_parted_config") is not None:
+                    source = dict(config=params["mig_parted_config"], config_label=params["mig_config"])
+                else:
+                    source = dict(config=params["mig_config"])
+                # A config with no entry for this GPU would advertise whole GPUs: refuse, naming what fits.
+                mismatch = capacity.config_mismatch(instance_type, **source)
+                if mismatch:
+                    errors.append("%s: %s" % (instance_type, mismatch))
+                    continue
+                resources = capacity.mig_resources(instance_type, strategy=params["mig_strategy"], **source)
             result[instance_type] = resources
         except (ValueError, catalog.CatalogError) as exc:
             errors.append("%s: %s" % (instance_type, exc))
@@ -588,6 +608,22 @@ def render_user_data(params, node_class, instance_types):
     return dict(node_class, user_data=rendered)
 
 
+def check_mig_config_label(params, nodepool):
+    """The NodePool's nvidia.com/mig.config template label must be mig_config: the MIG manager partitions the node by
+    that label while the NodeOverlays advertise mig_config's capacity, so a disagreement is refused, not overridden."""
+    label = karpenter.MIG_CONFIG_LABEL
+    wanted = params.get("mig_config")
+    given = (params.get("labels") or {}).get(label)
+    if given is not None and wanted is not None and given != wanted:
+        raise ParameterError("labels sets %s=%r but mig_config is %r; the module sets that label from mig_config: drop it "
+                             "from labels" % (label, given, wanted))
+    final = (((nodepool.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels") or {}
+    if wanted is not None and final.get(label) != wanted:
+        raise ParameterError("spec sets template.metadata.labels[%r] to %r but mig_config is %r: nodes would be partitioned "
+                             "one way while the NodeOverlays advertise the other; set mig_config instead"
+                             % (label, final.get(label), wanted))
+
+
 def desired_objects(params, check=True):
     """Build and validate every object; raise before any API call if anything is wrong.
 
@@ -613,6 +649,7 @@ def desired_objects(params, check=True):
     violations = []
     objects = {"nodepool": karpenter.build_nodepool(params, node_class_ref), "ec2nodeclass": None, "nodeoverlays": [],
                "warnings": warnings}
+    check_mig_config_label(params, objects["nodepool"])
     pool_spec = objects["nodepool"]["spec"]
     if "nodes" in (pool_spec.get("limits") or {}) and "replicas" not in pool_spec:
         warnings.append(karpenter.NODES_LIMIT_WARNING)
@@ -650,6 +687,12 @@ def _diff_view(obj):
     return view
 
 
+# NodeOverlay (karpenter.sh/v1alpha1) arrived in Karpenter v1.7.0, alpha, behind a feature gate.
+NODEOVERLAY_MISSING = ("this cluster does not serve NodeOverlay (karpenter.sh/v1alpha1 nodeoverlays): it needs Karpenter "
+                       "v1.7.0 or later with its CRDs installed and the feature gate NodeOverlay=true (Helm "
+                       "settings.featureGates.nodeOverlay; Karpenter 1.0-1.6 have no NodeOverlay)")
+
+
 class Runner(object):
     def __init__(self, module, client):
         self.module = module
@@ -658,6 +701,14 @@ class Runner(object):
         self.changed = False
         self.diffs = []
         self.deleted = []
+        self.written = []  # Kind/name of every object this run wrote or deleted (for a failure half-way)
+        self._overlays_served = None
+
+    def overlays_served(self):
+        """Whether the cluster has the NodeOverlay CRD (asked once per run)."""
+        if self._overlays_served is None:
+            self._overlays_served = self.client.served(k8s.NODEOVERLAY)
+        return self._overlays_served
 
     def _record(self, kind, name, before, after):
         changed = k8s.strip_server_fields(before) != k8s.strip_server_fields(after)
@@ -672,6 +723,8 @@ class Runner(object):
         if live is None:
             return False
         if self.client.delete(kind, name):
+            if not self.module.check_mode:
+                self.written.append("%s/%s" % (kind.kind, name))
             self._record(kind, name, live, None)
             self.deleted.append("%s/%s" % (kind.kind, name))
             return True
@@ -681,6 +734,9 @@ class Runner(object):
         """``desired``: what desired_objects() returned (built and validated before the client existed)."""
         objects, instance_types, mig_capacity = desired
         nodepool = objects["nodepool"]
+        if self.params.get("node_overlay") and not self.overlays_served():
+            raise k8s.K8sError("node_overlay=true, but %s. Nothing was changed. Set node_overlay: false to manage the "
+                               "NodePool without MIG capacity for Karpenter's scheduling." % NODEOVERLAY_MISSING)
         live_pool = self.client.get(k8s.NODEPOOL, self.params["name"])
         # Checks that need the live object (CEL transition rules), still before the first write.
         karpenter.validate_nodepool(nodepool, live=live_pool)
@@ -713,7 +769,11 @@ class Runner(object):
         applied = []
         for (kind, obj, live), preview in zip(plan, previews):
             if self._record(kind, obj["metadata"]["name"], live, preview):
-                applied.append(preview if self.module.check_mode else self.client.apply(kind, obj, dry_run=False))
+                if self.module.check_mode:
+                    applied.append(preview)
+                else:
+                    applied.append(self.client.apply(kind, obj, dry_run=False))
+                    self.written.append("%s/%s" % (kind.kind, obj["metadata"]["name"]))
             else:
                 applied.append(live)  # unchanged: nothing is written
         if objects["ec2nodeclass"]:
@@ -759,12 +819,17 @@ class Runner(object):
                 current[i] = self.client.get(k8s.NODEOVERLAY, current[i]["metadata"]["name"]) or current[i]
 
     def _own_overlays(self):
+        """Our NodeOverlays; none on a cluster without the NodeOverlay CRD (Karpenter < 1.7)."""
+        if not self.overlays_served():
+            return []
         selector = "%s=%s" % (karpenter.OVERLAY_OWNER_LABEL, self.params["name"])
         return self.client.list(k8s.NODEOVERLAY, label_selector=selector)
 
     def absent(self):
+        # Every read before the first delete: a failing LIST must not leave the NodePool deleted and its overlays behind.
+        overlays = self._own_overlays()
         self.delete(k8s.NODEPOOL, self.params["name"])
-        for overlay in self._own_overlays():
+        for overlay in overlays:
             self.delete(k8s.NODEOVERLAY, overlay["metadata"]["name"], live=overlay)
         if self.params["delete_node_class"]:
             ref, dummy = normalize_node_class(self.params.get("node_class"))
@@ -793,9 +858,12 @@ def main():
                      ("delete_node_class", True, ("node_class",))],
         required_by={"mig_parted_config": ("mig_config",)},
     )
+    # Credentials inside a kubeconfig dictionary and a proxy URL's password never reach logs or results.
+    module.no_log_values.update(k8s.secret_values(module.params))
     if not k8s.HAS_K8S:
         module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(k8s.K8S_IMPORT_ERROR))
 
+    runner = None
     try:
         # every local check before the client is even built
         desired = desired_objects(module.params) if module.params["state"] == "present" else None
@@ -808,7 +876,11 @@ def main():
     except (ParameterError, karpenter.KarpenterValidationError) as exc:
         module.fail_json(msg="invalid parameters, nothing was changed: %s" % exc)
     except k8s.K8sError as exc:
-        module.fail_json(msg=str(exc), status=exc.status, exception=traceback.format_exc())
+        written = runner.written if runner else []
+        msg = str(exc)
+        if written:
+            msg += ". Already written before the failure: %s" % ", ".join(written)
+        module.fail_json(msg=msg, status=exc.status, changed=bool(written), written=written, exception=traceback.format_exc())
 
     result["changed"] = runner.changed
     result["deleted"] = runner.deleted

@@ -131,6 +131,44 @@ def node_gpus(instance_type, config=None, layout=None, config_label=None):
     return model, gpus
 
 
+def config_mismatch(instance_type, config, config_label=None):
+    """None when some entry of ``config`` selects a GPU of ``instance_type``; else why not, and what would.
+
+    A config without an entry for the instance type's GPU (``all-1g.10gb`` on an H200, whose device-filter lists
+    only A100/H100 parts) leaves MIG as it is, so the node advertises whole GPUs: callers warn or fail with this
+    message instead of advertising ``nvidia.com/gpu`` silently. Raises CapacityError for invalid input.
+    """
+    model = mig_model(instance_type)
+    _check_config_args(config, None, config_label)
+    try:
+        entries = configs.select_entries(config, config_label)
+    except configs.MigConfigError as exc:
+        raise CapacityError(str(exc))
+    count = catalog.instance_type(instance_type).gpu_count
+    pci_id = model.pci_device_ids[0]
+    if any(configs.device_spec(entries, index, pci_id) is not None for index in range(count)):
+        return None
+    fits = [name for name in configs.builtin_config_names() if _builtin_fits(model, name, count, pci_id)]
+    label = config if isinstance(config, str) else (config_label or "the config")
+    return ("config %s has no entry for the %s GPUs (device id %s) of %s, so it would leave them as whole GPUs "
+            "(%s: %d); configs that apply: %s" % (label, model.product_name, pci_id, instance_type, GPU_RESOURCE, count,
+                                                 ", ".join(fits) or "none built in"))
+
+
+def _builtin_fits(model, label, count, pci_id):
+    """True when built-in ``label`` slices at least one GPU of the model and every layout it selects is valid there."""
+    specs = [configs.device_spec(configs.builtin_config(label), index, pci_id) for index in range(count)]
+    if not any(spec is not None and spec.mig_enabled for spec in specs):
+        return False
+    try:
+        for spec in specs:
+            if spec is not None and spec.mig_enabled:
+                check_layout(model, spec.mig_devices)
+    except CapacityError:
+        return False
+    return True
+
+
 def resources_for_gpus(gpus, strategy="mixed", what="the node"):
     """Extended resources advertised for per-GPU layouts (see :func:`node_gpus`) under ``strategy``."""
     if strategy not in STRATEGIES:
