@@ -41,7 +41,8 @@ options:
         (V(nvidia.com/mig-1g.10gb), V(nvidia.com/mig-1g.10gb.me)).
       - "A workload is a mapping with C(name), C(replicas) (default V(1)) and either C(profile) (+ C(count), default
         V(1)) or C(resources) (profile name to count, per replica)."
-      - Counts must be whole numbers >= 0 and the demand must ask for at least one slice.
+      - Counts must be whole numbers >= 0 and the demand must ask for at least one slice and, with O(headroom), at most
+        100000 slices (about 14000 GPUs); split larger demands, for example per NodePool.
     type: raw
     required: true
   candidates:
@@ -404,6 +405,9 @@ def main():
                                    headroom=params["headroom"], objective=params["objective"], name=params["name"])
     except sizing.SizingError as exc:
         module.fail_json(msg=str(exc))
+    except (MemoryError, RecursionError) as exc:  # bounded by sizing_demand.MAX_SLICES; never a bare "Module failed"
+        module.fail_json(msg="mig_plan ran out of %s planning this demand; split it into smaller parts"
+                         % ("memory" if isinstance(exc, MemoryError) else "stack"))
     for warning in result.pop("warnings", []):
         module.warn(warning)
     module.exit_json(changed=False, **result)

@@ -29,7 +29,7 @@ from typing import Any, Dict
 from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import capacity
 from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import placement
 from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig.sizing_demand import (
-    parse_candidates, parse_demand, parse_headroom, resolve_names, with_headroom,
+    check_demand_bound, parse_candidates, parse_demand, parse_headroom, resolve_names, with_headroom,
 )
 from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig.sizing_solver import (
     SizingError, basic_cuts, cheapest_instances, maximal_layouts, min_gpu_cover,
@@ -320,6 +320,7 @@ def size_fleet(demand: Any, candidates: Any = None, strategy: str = "mixed", hea
                           % (name,))
     headroom = parse_headroom(headroom)
     totals, workloads = parse_demand(demand)
+    check_demand_bound(totals, headroom)
     cands = parse_candidates(candidates)
     plans, rejected = [], []
     for rank, cand in enumerate(cands.values()):

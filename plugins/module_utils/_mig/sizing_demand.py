@@ -22,6 +22,10 @@ from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig.sizing_solver
 
 
 _MAX_HEADROOM = 1000
+# Upper bound of the slices one plan covers (after headroom): ~1,800 p5.48xlarge at 56 slices each, planned in ~12 s
+# and ~220 MB on one core. Beyond it memory grows until the process dies (10^6 slices took 4 GB), so larger demands
+# are refused with a clear message instead (issue 15).
+MAX_SLICES = 100000
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -213,3 +217,13 @@ def parse_headroom(value: Any) -> fractions.Fraction:
 def with_headroom(count: int, headroom: fractions.Fraction) -> int:
     """``count`` grown by ``headroom`` percent, rounded up."""
     return int(math.ceil(count * (1 + headroom / 100)))
+
+
+def check_demand_bound(totals: Dict[str, int], headroom: fractions.Fraction) -> int:
+    """The number of slices to plan for (with headroom); SizingError when it exceeds MAX_SLICES."""
+    total = sum(with_headroom(count, headroom) for count in totals.values())
+    if total > MAX_SLICES:
+        raise SizingError("demand asks for %d MIG slices%s; one plan covers at most %d (about %d GPUs): split the demand, "
+                          "for example per NodePool or team, and plan each part"
+                          % (total, " with %g%% headroom" % headroom if headroom else "", MAX_SLICES, MAX_SLICES // 7))
+    return total

@@ -14,7 +14,7 @@ import json
 import pytest
 
 from ansible.module_utils.common import warnings
-from ansible.module_utils.testing import patch_module_args
+from ansible_collections.gpu_slicing.eks.tests.unit.plugins.modules.module_args import patch_module_args
 
 from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import capacity, configs
 from ansible_collections.gpu_slicing.eks.plugins.modules import mig_plan
@@ -79,3 +79,25 @@ def test_bad_input_fails_with_a_clear_message(args, message):
     result = run_module(args)
     assert result["failed"] is True
     assert message in result["msg"]
+
+
+@pytest.mark.parametrize("args,total", [
+    ({"demand": {"1g.10gb": 10 ** 6}}, "1000000"),
+    ({"demand": {"1g.10gb": 10 ** 12}}, "1000000000000"),
+    ({"demand": [{"name": "web", "replicas": 10 ** 6, "resources": {"1g.10gb": 10 ** 6}}]}, "1000000000000"),
+    ({"demand": {"1g.10gb": 50001}, "headroom": 100}, "100002 MIG slices with 100% headroom"),
+], ids=["1e6", "1e12", "workload-1e12", "headroom"])
+def test_demand_beyond_the_bound_is_refused_at_once(args, total):
+    """10^6 slices used to take 4 GB and crash, 10^12 ended in a bare 'Module failed.' (issue 15, item 5)."""
+    result = run_module(args)
+    assert result["failed"] is True
+    assert "demand asks for %s" % total in result["msg"], result["msg"]
+    assert "one plan covers at most 100000" in result["msg"] and "split the demand" in result["msg"]
+
+
+def test_mig_plan_filter_applies_the_same_bound():
+    from ansible.errors import AnsibleFilterError
+    from ansible_collections.gpu_slicing.eks.plugins.filter.mig import mig_plan as mig_plan_filter
+
+    with pytest.raises(AnsibleFilterError, match="demand asks for 100001 MIG slices; one plan covers at most 100000"):
+        mig_plan_filter({"1g.10gb": 100001})
