@@ -151,8 +151,8 @@ def config_mismatch(instance_type, config, config_label=None):
     fits = [name for name in configs.builtin_config_names() if _builtin_fits(model, name, count, pci_id)]
     label = config if isinstance(config, str) else (config_label or "the config")
     return ("config %s has no entry for the %s GPUs (device id %s) of %s, so it would leave them as whole GPUs "
-            "(%s: %d); configs that apply: %s" % (label, model.product_name, pci_id, instance_type, GPU_RESOURCE, count,
-                                                 ", ".join(fits) or "none built in"))
+            "(%s: %d); configs that apply: %s"
+            % (label, model.product_name, pci_id, instance_type, GPU_RESOURCE, count, ", ".join(fits) or "none built in"))
 
 
 def _builtin_fits(model, label, count, pci_id):

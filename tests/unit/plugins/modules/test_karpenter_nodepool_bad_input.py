@@ -171,14 +171,6 @@ def test_config_that_applies_to_no_gpu_is_refused_with_the_configs_that_do(tripw
     assert not tripwire.touched()
 
 
-def test_mig_capacity_filter_warns_for_a_config_that_applies_to_no_gpu(capsys):
-    from ansible_collections.gpu_slicing.eks.plugins.filter.mig import mig_capacity
-
-    assert mig_capacity("p5e.48xlarge", config="all-1g.10gb") == {"nvidia.com/gpu": 8}
-    err = " ".join(capsys.readouterr().err.split())
-    assert "mig_capacity: config all-1g.10gb has no entry for the NVIDIA H200 GPUs" in err, err
-
-
 # ---------------------------------------------------------------- items 8, 9: secrets in logs and results
 
 

@@ -94,10 +94,3 @@ def test_demand_beyond_the_bound_is_refused_at_once(args, total):
     assert "demand asks for %s" % total in result["msg"], result["msg"]
     assert "one plan covers at most 100000" in result["msg"] and "split the demand" in result["msg"]
 
-
-def test_mig_plan_filter_applies_the_same_bound():
-    from ansible.errors import AnsibleFilterError
-    from ansible_collections.gpu_slicing.eks.plugins.filter.mig import mig_plan as mig_plan_filter
-
-    with pytest.raises(AnsibleFilterError, match="demand asks for 100001 MIG slices; one plan covers at most 100000"):
-        mig_plan_filter({"1g.10gb": 100001})
