@@ -93,4 +93,3 @@ def test_demand_beyond_the_bound_is_refused_at_once(args, total):
     assert result["failed"] is True
     assert "demand asks for %s" % total in result["msg"], result["msg"]
     assert "one plan covers at most 100000" in result["msg"] and "split the demand" in result["msg"]
-
