@@ -102,3 +102,14 @@ def test_persist_path_that_is_not_an_absolute_file_path_is_refused_first(tmp_pat
     assert proc.returncode != 0, out
     assert "mig_partition_persist_path must be an absolute file path" in out, out
     assert_untouched(kube, state)
+
+
+def test_layout_keyed_by_gpu_index_is_refused_with_the_way_to_do_it(tmp_path, kube, gpu):
+    """mig_partition_layout used to be documented as a mapping GPU index -> list, which nvidia_mig rejects."""
+    state, wrapper = gpu
+    proc = run_role(tmp_path, kube, wrapper, mig_partition_config="",
+                    mig_partition_layout={"0": ["3g.40gb", "3g.40gb"], "1": ["1g.10gb"]})
+    out = " ".join((proc.stdout + proc.stderr).split())
+    assert proc.returncode != 0, out
+    assert "mig_partition_layout applies one layout to every GPU" in out and "mig_partition_config_file" in out, out
+    assert_untouched(kube, state)
