@@ -544,7 +544,14 @@ def parse_query_xml(text):
     if not text:
         return []
     # The DOCTYPE refers to a DTD file we do not have; ElementTree ignores it.
-    root = ET.fromstring(text)
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError as exc:
+        raise ValueError("nvidia-smi -q -x printed output that is not XML (%s); it starts with %r: check the driver "
+                         "and nvidia_smi_path" % (exc, text[:80]))
+    if root.tag != "nvidia_smi_log":
+        raise ValueError("nvidia-smi -q -x printed XML that is not nvidia-smi's (root element <%.40s>, expected "
+                         "<nvidia_smi_log>): check nvidia_smi_path" % root.tag)
     gpus = []
     for pos, node in enumerate(root.findall("gpu")):
         current = _na(_text(node, "mig_mode/current_mig"))

@@ -121,6 +121,9 @@ class ApplyResult(object):
         return out
 
 
+# NVIDIA's default-mig-parted-config with every label is ~30 KiB; anything far larger is not a MIG config.
+MAX_CONFIG_FILE_BYTES = 1024 * 1024
+
 Step = collections.namedtuple("Step", "kind plans argv")
 """One nvidia-smi call of the apply: ``kind`` is destroy, mode, reset or create; ``plans`` the GpuPlans it acts on."""
 
@@ -134,12 +137,22 @@ def config_entries(request):
     if not request.config_file:
         return configs.builtin_config(request.config)
     try:
-        with open(request.config_file) as handle:
-            text = handle.read()
+        with open(request.config_file, "rb") as handle:
+            raw = handle.read(MAX_CONFIG_FILE_BYTES + 1)
     except (IOError, OSError) as exc:
         raise ApplyError("config_file %s cannot be read: %s" % (request.config_file, exc))
-    data, _loader = configs.load_config_text(text)
-    return configs.select_entries(data, request.config)
+    if len(raw) > MAX_CONFIG_FILE_BYTES:
+        raise ApplyError("config_file %s is larger than %d bytes; a mig-parted config is a few KiB"
+                         % (request.config_file, MAX_CONFIG_FILE_BYTES))
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApplyError("config_file %s is not UTF-8 text (invalid byte at offset %d)" % (request.config_file, exc.start))
+    try:
+        data, _loader = configs.load_config_text(text)
+        return configs.select_entries(data, request.config)
+    except configs.MigConfigError as exc:
+        raise ApplyError("config_file %s: %s" % (request.config_file, exc))
 
 
 def desired_states(request, targets, entries):

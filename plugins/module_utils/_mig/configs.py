@@ -36,8 +36,18 @@ _ENTRY_KEYS = ("devices", "mig-enabled", "mig-devices", "device-filter")
 _FILTER_RE = re.compile(r"^0x([0-9a-fA-F]{8})(?::0x([0-9a-fA-F]{8}))?$")
 
 
+# Messages quote the offending values; a hostile file must not turn them into megabytes of text.
+MAX_ERROR_CHARS = 1000
+
+
 class MigConfigError(ValueError):
-    """A layout or mig-parted config that is not valid; the message names the offending part."""
+    """A layout or mig-parted config that is not valid; the message names the offending part (truncated)."""
+
+    def __init__(self, message):
+        message = str(message)
+        if len(message) > MAX_ERROR_CHARS:
+            message = "%s... (%d more characters)" % (message[:MAX_ERROR_CHARS], len(message) - MAX_ERROR_CHARS)
+        super(MigConfigError, self).__init__(message)
 
 
 def _is_int(value):
@@ -298,6 +308,12 @@ def load_config_text(text):
         yaml = None
     if yaml is not None:
         try:
+            # A mig-parted config never needs aliases; refusing them stops alias bombs (451 bytes that expand to
+            # gigabytes once walked or quoted) before anything is built.
+            for event in yaml.parse(text, Loader=yaml.SafeLoader):
+                if isinstance(event, yaml.AliasEvent):
+                    raise MigConfigError("config file uses a YAML alias (*%s, line %d); aliases are not allowed in MIG "
+                                         "configs" % (str(event.anchor)[:40], event.start_mark.line + 1))
             return yaml.safe_load(text), "yaml"
         except yaml.YAMLError as exc:
             raise MigConfigError("config file is not valid YAML: %s" % exc)

@@ -48,7 +48,7 @@ def existing_entries(path):
         with open(path) as handle:
             data, _loader = configs.load_config_text(handle.read())
         return configs.select_entries(data, PERSIST_LABEL)
-    except (IOError, OSError, configs.MigConfigError):
+    except (IOError, OSError, ValueError):  # MigConfigError, and UnicodeDecodeError for a damaged file
         return []
 
 
@@ -81,10 +81,28 @@ def needed(path, text):
         return True
 
 
+# First line of every file ``render`` writes (configs.dump_config): the mark that a file is ours to replace.
+MARKER = b"# Written by gpu_slicing.eks"
+
+
+def written_by_us(path):
+    """True when the existing file at ``path`` starts with MARKER (read as bytes: a damaged file of ours still is)."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(len(MARKER)) == MARKER
+    except (IOError, OSError):
+        return False
+
+
 def path_problem(path):
     """Why ``path`` cannot be written (its directory created if missing), or None."""
+    if not path or not os.path.isabs(path):
+        return "must be an absolute file path"
     if os.path.isdir(path):
         return "is a directory"
+    if os.path.lexists(path) and not written_by_us(path):
+        return ("exists and was not written by gpu_slicing.eks (its first line is not %r); it is left alone: move it "
+                "away or choose another persist_path" % MARKER.decode("ascii"))
     parent = os.path.dirname(os.path.abspath(path))
     while not os.path.exists(parent):
         parent = os.path.dirname(parent)
