@@ -76,6 +76,7 @@ options:
     description:
       - Path on the managed node of a mig-parted v1 config file (YAML; read with PyYAML when present, else with a
         built-in reader for the block-YAML subset mig-parted files use, or as JSON).
+      - UTF-8, at most 1 MiB, and without YAML aliases (C(*name)), which a mig-parted config never needs.
       - Requires O(config).
     type: path
   force:
@@ -120,7 +121,9 @@ options:
         manage (see O(gpus)) are kept from the existing file.
       - Readable by C(nvidia-mig-parted apply -f FILE -c gpu-slicing) and by this module with O(config=gpu-slicing)
         and O(config_file=FILE).
-      - When the file must be written, an unwritable path fails the module before the first change.
+      - When the file must be written, an unwritable path fails the module before the first change, and so does an
+        existing file this collection did not write (its first line is not C(# Written by gpu_slicing.eks)); such a
+        file is never replaced. The path must be absolute.
     type: path
     default: /etc/gpu-slicing/mig-layout.yaml
 requirements:
