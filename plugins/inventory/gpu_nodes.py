@@ -484,12 +484,12 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         if source is None:
             return
         first = sources.setdefault(group, source)
-        clash = (group, first[1], source[1])
+        values = tuple(sorted((first[1], source[1])))  # the same message whatever order EC2 lists them in
+        clash = (group,) + values
         if first != source and clash not in sources:
             sources[clash] = True
             self.display.warning("gpu_nodes: %s %r and %r both map to group %s; its hosts come from both. Target them by "
-                                 "the host variable %s instead of the group." % (source[0], first[1], source[1], group,
-                                                                                 source[0]))
+                                 "the host variable %s instead of the group." % ((source[0],) + values + (group, source[0])))
 
     def _populate(self, result, opts):
         strict = self.get_option("strict")
