@@ -18,6 +18,9 @@ import os
 import pytest
 
 from ansible.module_utils import _internal
+
+if not hasattr(_internal, "is_controller"):  # the 2.18 floor leg: no controller/module switch to flip
+    _internal = None
 from ansible.module_utils.common import warnings
 
 from ansible_collections.gpu_slicing.eks.tests.unit.plugins.modules.module_args import patch_module_args
@@ -56,14 +59,16 @@ def run_module(capsys, main, args, check=False, diff=False):
     # Warnings are process-global (and de-duplicated) in ansible-core; a real module run starts with none, in a
     # process that is not the controller (once a test imported controller code, warn() would go to Display).
     warnings._global_warnings.clear()  # pylint: disable=protected-access
-    was_controller = _internal.is_controller
-    _internal.is_controller = False
+    was_controller = _internal.is_controller if _internal else None
+    if _internal:
+        _internal.is_controller = False
     try:
         with patch_module_args(args):
             with pytest.raises(SystemExit) as exc:
                 main()
     finally:
-        _internal.is_controller = was_controller
+        if _internal:
+            _internal.is_controller = was_controller
     out = capsys.readouterr().out
     result = json.loads(out)
     assert bool(result.get("failed")) == (exc.value.code != 0), result
