@@ -9,5 +9,5 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 APPLIER_FILE = 'roles/mig_partition/files/gpu-slicing-mig-apply.py'
-APPLIER_SHA256 = '06cfa788b9a138d916e744eee8cc3983a59f1fbb6b46fa12a8d1768fc72d6216'
-APPLIER_SIZE = 69389
+APPLIER_SHA256 = '6daacf40f2ce8a2d1eb18ebad05a335912c777a12fba5e5df2c63a2bb0890775'
+APPLIER_SIZE = 77353
