@@ -312,7 +312,7 @@ test-floor:
 
 units-floor: $(VENV_FLOOR_STAMP) ansible-test-tree-floor
 	rm -f $(JUNIT_FLOOR)/*-units.xml $(JUNIT)/floor-*-units.xml
-	cd $(AT_FLOOR_COLLECTION) && PATH=$(VENV_FLOOR)/bin:$(TEST_PATH) $(VENV_FLOOR)/bin/ansible-test units --local \
+	cd $(AT_FLOOR_COLLECTION) && PATH=$(VENV_FLOOR)/bin:$(TEST_PATH) $(KUBE_SESSION) $(VENV_FLOOR)/bin/ansible-test units --local \
 	  --python $(PY_VERSION_FLOOR) $(COLOR) || rc=$$?; \
 	  mkdir -p $(JUNIT); for f in $(JUNIT_FLOOR)/*-units.xml; do if [ -e "$$f" ]; then cp "$$f" $(JUNIT)/floor-$$(basename $$f); fi; done; \
 	  $(VENV)/bin/python $(ROOT)/hacking/junit_summary.py $(JUNIT) --pattern 'floor-*-units.xml' \
@@ -320,7 +320,7 @@ units-floor: $(VENV_FLOOR_STAMP) ansible-test-tree-floor
 	  exit $${rc:-0}
 
 integration-floor: $(VENV_FLOOR_STAMP) ansible-test-tree-floor
-	cd $(AT_FLOOR_COLLECTION) && PATH=$(VENV_FLOOR)/bin:$(TEST_PATH) $(VENV_FLOOR)/bin/ansible-test integration --local \
+	cd $(AT_FLOOR_COLLECTION) && PATH=$(VENV_FLOOR)/bin:$(TEST_PATH) $(KUBE_SESSION) $(VENV_FLOOR)/bin/ansible-test integration --local \
 	  --python $(PY_VERSION_FLOOR) --continue-on-error $(COLOR) $(FLOOR_TARGETS)
 
 # ---------------------------------------------------------------------------------------------- end floor leg
