@@ -60,9 +60,9 @@ def main():
         "",
         "| what | time |",
         "|---|---|",
-        "| first build (compile + link; module download only when the module cache is cold) of etcd %s, kube-apiserver, kube-controller-manager, kube-scheduler, "
-        "kubectl %s), from BUILD-INFO.json | %dm%02ds |" % (info["etcd"], info["kubernetes"], info["build_seconds"] // 60,
-                                                            info["build_seconds"] % 60),
+        "| first build (compile + link; module download only when the module cache is cold) of etcd %s, "
+        "kube-apiserver, kube-controller-manager, kube-scheduler, kubectl %s), from BUILD-INFO.json | %dm%02ds |"
+        % (info["etcd"], info["kubernetes"], info["build_seconds"] // 60, info["build_seconds"] % 60),
         "| cached lookup (`ensure_binaries()` when built) | %.3f s |" % lookup,
         "| start: PKI + etcd + kube-apiserver + 5 CRDs Established + controller-manager + scheduler, median of %d | %.1f s (min %.1f, max %.1f) |"
         % (args.runs, statistics.median(starts), min(starts), max(starts)),
