@@ -22,8 +22,10 @@ import pytest
 kubernetes = pytest.importorskip("kubernetes")
 
 from ansible_collections.gpu_slicing.eks.tests.support.kube_emulator import KubeEmulator, fixture_scope  # noqa: E402
-from ansible_collections.gpu_slicing.eks.tests.unit.roles.test_mig_partition_preflight import (  # noqa: E402
-    NODE, gpu, node, run_role)  # noqa: F401  # pylint: disable=unused-import  (gpu, node: pytest fixtures)
+from ansible_collections.gpu_slicing.eks.tests.unit.roles import test_mig_partition_preflight as preflight  # noqa: E402
+
+NODE, node, run_role = preflight.NODE, preflight.node, preflight.run_role
+gpu = preflight.gpu  # the preflight tests' pytest fixture (a simulated GPU), shared by name
 
 DCGM = "nvidia.com/gpu.deploy.dcgm-exporter"
 GFD = "nvidia.com/gpu.deploy.gpu-feature-discovery"
@@ -44,7 +46,7 @@ def kube():
         yield emulator
 
 
-def test_gpu_clients_are_paused_during_the_change_and_resumed_after(tmp_path, kube, gpu):  # noqa: F811
+def test_gpu_clients_are_paused_during_the_change_and_resumed_after(tmp_path, kube, gpu):
     dummy, real = gpu
     log = tmp_path / "labels-at-create.jsonl"
     witness = tmp_path / "nvidia-smi-witness"
