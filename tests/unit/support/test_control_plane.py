@@ -230,3 +230,38 @@ def test_cli_up_status_down(bin_dir, tmp_path):
     assert not [p for p in record["processes"] if control_plane._pid_alive(p["pid"])]
     assert cli("status", "--dir", str(session_dir)).returncode == 1
     assert "nothing" in cli("down", "--dir", str(session_dir)).stdout
+
+
+def test_pki_passes_strict_x509_verification(tmp_path):
+    """Python 3.13 verifies with VERIFY_X509_STRICT by default, which refuses certificates without key
+    identifiers: the throwaway CA must satisfy it on every Python (the 2.21 leg runs 3.13)."""
+    import socket
+    import ssl
+
+    pytest.importorskip("cryptography")
+    pki = control_plane.make_pki(tmp_path / "pki")
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(pki["apiserver.crt"], pki["apiserver.key"])
+    client_context = ssl.create_default_context(cafile=pki["ca.crt"])
+    client_context.verify_flags |= ssl.VERIFY_X509_STRICT
+    client_context.load_cert_chain(pki["admin.crt"], pki["admin.key"])
+    listener = socket.create_server(("127.0.0.1", 0))
+    errors = []
+
+    def serve():
+        connection, _ = listener.accept()
+        try:
+            with server_context.wrap_socket(connection, server_side=True) as tls:
+                tls.recv(1)
+        except (OSError, ssl.SSLError) as exc:  # pragma: no cover - only when the client refuses
+            errors.append(exc)
+
+    worker = threading.Thread(target=serve, daemon=True)
+    worker.start()
+    with socket.create_connection(listener.getsockname(), timeout=10) as raw:
+        with client_context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+            assert tls.getpeercert()["subject"] == ((("commonName", "kube-apiserver"),),)
+            tls.sendall(b"x")
+    worker.join(10)
+    listener.close()
+    assert not errors

@@ -16,6 +16,7 @@ import socket
 import yaml
 
 from ansible.module_utils.common import warnings
+from ansible.module_utils.common.parameters import PASS_VARS
 from ansible_collections.gpu_slicing.eks.tests.unit.plugins.modules.module_args import patch_module_args
 
 from ansible_collections.gpu_slicing.eks.plugins.modules import karpenter_nodepool
@@ -28,6 +29,8 @@ def run_module(args, check_mode=False, diff=False):
     module_args = dict(args)
     module_args["_ansible_check_mode"] = check_mode
     module_args["_ansible_diff"] = diff
+    if "inject_invocation" in PASS_VARS:  # ansible-core 2.21+ returns `invocation` only when the controller asks
+        module_args["_ansible_inject_invocation"] = True
     out = io.StringIO()
     # Warnings are process-global in ansible-core; a real module run starts with none.
     warnings._global_warnings.clear()  # pylint: disable=protected-access
