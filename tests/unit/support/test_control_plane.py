@@ -249,7 +249,7 @@ def test_pki_passes_strict_x509_verification(tmp_path):
     errors = []
 
     def serve():
-        connection, _ = listener.accept()
+        connection = listener.accept()[0]
         try:
             with server_context.wrap_socket(connection, server_side=True) as tls:
                 tls.recv(1)
