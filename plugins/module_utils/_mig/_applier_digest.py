@@ -9,5 +9,5 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 APPLIER_FILE = 'roles/mig_partition/files/gpu-slicing-mig-apply.py'
-APPLIER_SHA256 = '6daacf40f2ce8a2d1eb18ebad05a335912c777a12fba5e5df2c63a2bb0890775'
-APPLIER_SIZE = 77353
+APPLIER_SHA256 = '85ee866fa4a40084822314a7e931b6863a0791fe83835027f5bedec59da128fb'
+APPLIER_SIZE = 77645

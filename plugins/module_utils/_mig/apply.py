@@ -122,7 +122,7 @@ class ApplyResult(object):
 
 
 # NVIDIA's default-mig-parted-config with every label is ~30 KiB; anything far larger is not a MIG config.
-MAX_CONFIG_FILE_BYTES = 1024 * 1024
+MAX_CONFIG_FILE_BYTES = persist.MAX_FILE_BYTES
 
 Step = collections.namedtuple("Step", "kind plans argv")
 """One nvidia-smi call of the apply: ``kind`` is destroy, mode, reset or create; ``plans`` the GpuPlans it acts on."""

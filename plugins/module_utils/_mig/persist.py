@@ -23,6 +23,9 @@ from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import config
 
 PERSIST_LABEL = configs.PERSIST_LABEL
 DEFAULT_PATH = "/etc/gpu-slicing/mig-layout.yaml"
+# The file this module writes is a few KiB; NVIDIA's default-mig-parted-config with every label is ~30 KiB. No MIG
+# config file (config_file, or the persisted file) is read past this bound.
+MAX_FILE_BYTES = 1024 * 1024
 
 
 class PersistEntry(object):
@@ -41,12 +44,16 @@ class PersistEntry(object):
 
 
 def existing_entries(path):
-    """The ``gpu-slicing`` entries of an existing file; [] when it is missing or unreadable (it is ours)."""
+    """The ``gpu-slicing`` entries of an existing file; [] when it is missing, unreadable or larger than
+    MAX_FILE_BYTES (it is ours: a damaged file is replaced)."""
     if not path or not os.path.exists(path):
         return []
     try:
-        with open(path) as handle:
-            data, _loader = configs.load_config_text(handle.read())
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
+            return []
+        data, _loader = configs.load_config_text(raw.decode("utf-8"))
         return configs.select_entries(data, PERSIST_LABEL)
     except (IOError, OSError, ValueError):  # MigConfigError, and UnicodeDecodeError for a damaged file
         return []
@@ -73,11 +80,12 @@ def render(entries, path=None):
 
 
 def needed(path, text):
-    """True unless ``path`` already holds exactly ``text``."""
+    """True unless ``path`` already holds exactly ``text`` (reads at most one byte more than ``text``)."""
+    wanted = text.encode("utf-8")
     try:
-        with open(path) as handle:
-            return handle.read() != text
-    except (IOError, OSError, UnicodeDecodeError):
+        with open(path, "rb") as handle:
+            return handle.read(len(wanted) + 1) != wanted
+    except (IOError, OSError):
         return True
 
 

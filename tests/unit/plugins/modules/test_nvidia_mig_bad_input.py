@@ -133,3 +133,39 @@ def test_garbage_nvidia_smi_output_is_named_as_such(tmp_path, apply, node, outpu
     assert failed
     assert words in result["msg"], result["msg"]
     assert node.mutating() == []
+
+
+# a YAML comment line: a file padded with it stays a valid config, only larger
+PADDING = "# " + "x" * 1021 + "\n"
+
+
+def test_config_file_larger_than_one_mib_is_refused_naming_the_file(tmp_path, apply, node):
+    path = tmp_path / "big.yaml"
+    path.write_text(GOOD + PADDING * 1024)  # 1 MiB + len(GOOD): a valid config, only too large
+    assert os.path.getsize(str(path)) > 1024 * 1024
+    before = node.sim.state()
+    result, failed = apply(node, config="ok", config_file=str(path))
+    assert failed, "a config file over 1 MiB was read and applied"
+    assert result["msg"] == ("config_file %s is larger than 1048576 bytes; a mig-parted config is a few KiB" % path), \
+        result["msg"]
+    assert_nothing_changed(node, before)
+    # the bound is on the size, not the content: the same config just under 1 MiB applies
+    path.write_text(GOOD + PADDING * (1024 - 1))
+    result, failed = apply(node, config="ok", config_file=str(path))
+    assert not failed, result["msg"]
+
+
+def test_persisted_file_larger_than_one_mib_is_not_read_and_is_replaced(apply, node):
+    """A file of ours (marker first) past the bound is damaged: it is not parsed (its entries are not kept) and
+    the new layout replaces it, as for a non-UTF-8 one."""
+    os.makedirs(os.path.dirname(node.persist_path))
+    ours = ("# Written by gpu_slicing.eks (nvidia_mig persist); mig-parted v1 format.\nversion: v1\nmig-configs:\n"
+            "  gpu-slicing:\n    - devices: [5]\n      mig-enabled: true\n      mig-devices: {\"7g.80gb\": 1}\n")
+    with open(node.persist_path, "w") as handle:
+        handle.write(ours + PADDING * 1024)
+    result, failed = apply(node, layout={"1g.10gb": 7})
+    assert not failed, result["msg"]
+    with open(node.persist_path) as handle:
+        text = handle.read()
+    assert text.startswith("# Written by gpu_slicing.eks") and '"1g.10gb": 7' in text
+    assert "7g.80gb" not in text and len(text) < 4096, "the oversized file was parsed and its GPU 5 entry kept"
