@@ -5,8 +5,11 @@
 1.0-1.6), a mig.config label that disagrees with mig_config, failures half-way, secrets in the invocation, a
 kubeconfig that is not YAML, a config that applies to no GPU of an instance type.
 
-Against an API server over HTTP with the real Karpenter v1.14.1 CRDs; "without the NodeOverlay CRD" means that CRD
-was simply not installed. Only the 500 half-way (item 7) is injected, on the client, after the dry run passed.
+Against the real kube-apiserver (tests/support/control_plane.py) with the real Karpenter v1.14.1 CRDs: the session
+cluster, and for "a cluster without the NodeOverlay CRD" one private control plane started with every default CRD
+but that one (the NodePool/EC2NodeClass schemas stay v1.14.1's; what the module must detect is the missing
+kind). Server faults (HTTP 500 on one request) come from tests/support/fault_proxy.py, a reverse proxy between the
+module's real client and the real server: the requests it does not fail really reach the server.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -21,27 +24,37 @@ import yaml
 
 kubernetes = pytest.importorskip("kubernetes")
 
-from ansible_collections.gpu_slicing.eks.plugins.module_utils import _k8s as k8s  # noqa: E402
-from ansible_collections.gpu_slicing.eks.tests.support.kube_emulator import KubeEmulator, default_crds, fixture_scope  # noqa: E402
+from ansible_collections.gpu_slicing.eks.tests.support import control_plane, fault_proxy  # noqa: E402
 from ansible_collections.gpu_slicing.eks.tests.unit.plugins.modules.karpenter_helpers import (  # noqa: E402
     Tripwire, run_module, write_kubeconfig)
 from ansible_collections.gpu_slicing.eks.tests.unit.plugins.modules.test_karpenter_nodepool import (  # noqa: E402
     stored as stored_object)
 
-
-@pytest.fixture(scope=fixture_scope)
-def kube():
-    with KubeEmulator() as emulator:
-        yield emulator
+WITHOUT_OVERLAYS = tuple(path for path in control_plane.DEFAULT_CRDS if "nodeoverlays" not in os.path.basename(path))
 
 
-@pytest.fixture(scope=fixture_scope)
+@pytest.fixture(scope="module")
+def cluster():
+    with control_plane.cluster() as running:
+        yield running
+
+
+@pytest.fixture
+def kube(cluster):
+    """The session cluster, held by this test alone and without Karpenter objects (it is shared)."""
+    with control_plane.exclusive(cluster):
+        yield cluster
+
+
+@pytest.fixture(scope="module")
 def old_kube():
-    """Karpenter 1.0-1.6: NodePool and EC2NodeClass CRDs, no NodeOverlay CRD."""
-    crds = [path for path in default_crds() if "nodeoverlays" not in os.path.basename(path)]
-    assert len(crds) == len(default_crds()) - 1
-    with KubeEmulator(crds=crds) as emulator:
-        yield emulator
+    """Karpenter 1.0-1.6: NodePool and EC2NodeClass CRDs, no NodeOverlay CRD. A private control plane (the session
+    cluster serves NodeOverlays); no scheduler or controller-manager, nothing here needs them."""
+    assert len(WITHOUT_OVERLAYS) == len(control_plane.DEFAULT_CRDS) - 1
+    with control_plane.ControlPlane(crds=WITHOUT_OVERLAYS, scheduler=False, controller_manager=False) as plane:
+        status, _answer = plane.api.request("GET", "/apis/karpenter.sh/v1alpha1")
+        assert status == 404, "the old cluster must not serve karpenter.sh/v1alpha1 (NodeOverlay)"
+        yield plane
 
 
 def stored(kube, plural, name):
@@ -98,41 +111,39 @@ def test_old_cluster_node_overlay_true_fails_before_any_write(old_kube):
     assert stored(old_kube, "ec2nodeclasses", "old-overlay-class") is None
 
 
-def test_absent_reads_overlays_before_deleting_the_pool(kube, monkeypatch):
+def test_absent_reads_overlays_before_deleting_the_pool(kube, tmp_path):
     args = pool_args(kube.kubeconfig, "absent-order")
     assert run_module(args)["changed"] is True
-    real_list = k8s.K8sClient.list
-
-    def failing_list(self, kind, label_selector=None):
-        if kind is k8s.NODEOVERLAY:
-            raise k8s.K8sError("LIST nodeoverlays failed: HTTP 500 Internal Server Error", 500)
-        return real_list(self, kind, label_selector)
-
-    monkeypatch.setattr(k8s.K8sClient, "list", failing_list)
-    result = run_module(dict(args, state="absent"))
+    assert stored(kube, "nodeoverlays", "absent-order-p5-48xlarge") is not None
+    with fault_proxy.FaultProxy(kube, workdir=tmp_path / "proxy") as proxy:
+        rule = proxy.fail("GET", r"^/apis/karpenter\.sh/v1alpha1/nodeoverlays(\?|$)", status=500)
+        result = run_module(dict(args, kubeconfig=proxy.kubeconfig, state="absent"))
     assert result["failed"] is True and result["changed"] is False, result
-    assert stored(kube, "nodepools", "absent-order") is not None  # nothing deleted before the failure
-    monkeypatch.undo()
+    assert "LIST nodeoverlays failed: HTTP 500" in result["msg"], result["msg"]
+    assert rule.hits >= 1
+    assert not [entry for entry in proxy.log if entry[0] == "DELETE"]  # nothing deleted before the failure
+    assert stored(kube, "nodepools", "absent-order") is not None
     assert run_module(dict(args, state="absent"))["changed"] is True
 
 
 # ---------------------------------------------------------------- item 7: failure half-way
 
 
-def test_write_failure_after_a_partial_write_reports_what_was_written(kube, monkeypatch):
-    real_apply = k8s.K8sClient.apply
-
-    def apply(self, kind, obj, dry_run=None):
-        if kind is k8s.NODEPOOL and dry_run is False:
-            raise k8s.K8sError("APPLY NodePool %s failed: HTTP 500 Internal Server Error" % obj["metadata"]["name"], 500)
-        return real_apply(self, kind, obj, dry_run=dry_run)
-
-    monkeypatch.setattr(k8s.K8sClient, "apply", apply)
-    result = run_module(pool_args(kube.kubeconfig, "halfway"))
+def test_write_failure_after_a_partial_write_reports_what_was_written(kube, tmp_path):
+    with fault_proxy.FaultProxy(kube, workdir=tmp_path / "proxy") as proxy:
+        # the real write of the NodePool (not its dry run) gets HTTP 500, every time it is retried
+        rule = proxy.fail("PATCH", r"^/apis/karpenter\.sh/v1/nodepools/halfway\?(?!.*dryRun)", status=500)
+        result = run_module(pool_args(proxy.kubeconfig, "halfway"))
     assert result["failed"] is True, result
     assert result["changed"] is True
     assert result["written"] == ["EC2NodeClass/halfway-class"]
     assert "HTTP 500" in result["msg"] and "Already written before the failure: EC2NodeClass/halfway-class" in result["msg"]
+    # the dry runs (NodePool included) and the EC2NodeClass write really reached the server (201: created); every
+    # real NodePool write (the client retries a 500) got the injected answer
+    pool_writes = [(s, injected) for _m, t, s, injected in proxy.seen("PATCH", "/nodepools/halfway?") if "dryRun" not in t]
+    assert pool_writes and set(pool_writes) == {(500, True)} and rule.hits == len(pool_writes)
+    assert [s for _m, t, s, injected in proxy.seen("PATCH", "/nodepools/halfway?") if "dryRun=All" in t and not injected] == [201]
+    assert [s for _m, t, s, injected in proxy.seen("PATCH", "/ec2nodeclasses/halfway-class?") if "dryRun" not in t] == [201]
     assert stored(kube, "ec2nodeclasses", "halfway-class") is not None
     assert stored(kube, "nodepools", "halfway") is None
 
@@ -174,8 +185,8 @@ def test_config_that_applies_to_no_gpu_is_refused_with_the_configs_that_do(tripw
 # ---------------------------------------------------------------- items 8, 9: secrets in logs and results
 
 
-def test_proxy_password_never_reaches_the_result(kube):
-    args = pool_args(kube.kubeconfig, "proxied", proxy="http://operator:pr0xy-s3cret@127.0.0.1:9")
+def test_proxy_password_never_reaches_the_result(cluster):
+    args = pool_args(cluster.kubeconfig, "proxied", proxy="http://operator:pr0xy-s3cret@127.0.0.1:9")
     result = run_module(args)
     assert result["failed"] is True  # nothing listens on port 9
     text = json.dumps(result)
@@ -183,11 +194,27 @@ def test_proxy_password_never_reaches_the_result(kube):
     assert result["invocation"]["module_args"]["proxy"] == "http://operator:********@127.0.0.1:9"
 
 
+def service_account_token(kube, name):
+    """A real bearer token the API server accepts: a ServiceAccount bound to cluster-admin, token from TokenRequest."""
+    api = kube.api
+    status, answer = api.request("POST", "/api/v1/namespaces/default/serviceaccounts", {
+        "apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name}})
+    assert status in (201, 409), answer
+    api.apply("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/%s" % name, {
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+        "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": "default"}]})
+    status, answer = api.request("POST", "/api/v1/namespaces/default/serviceaccounts/%s/token" % name, {
+        "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": 3600}})
+    assert status == 201, answer
+    return answer["status"]["token"]
+
+
 def test_kubeconfig_dict_hides_only_its_secrets(kube):
     with open(kube.kubeconfig) as handle:
         config = yaml.safe_load(handle)
-    token = "tok-%s" % os.getpid()
-    config["users"][0]["user"] = {"token": token}
+    token = service_account_token(kube, "gpu-slicing-dict-config")
+    config["users"][0]["user"] = {"token": token}  # the only credential: the server accepts it, the result hides it
     result = run_module(pool_args(config, "dict-config"))
     assert result["changed"] is True, result
     text = json.dumps(result)
@@ -196,6 +223,8 @@ def test_kubeconfig_dict_hides_only_its_secrets(kube):
     # a whole value equal to a secret is replaced by ansible-core's placeholder
     assert result["invocation"]["module_args"]["kubeconfig"]["users"][0]["user"]["token"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
     assert result["invocation"]["module_args"]["kubeconfig"]["clusters"] == config["clusters"]
+    managers = {entry["manager"] for entry in stored(kube, "nodepools", "dict-config")["metadata"]["managedFields"]}
+    assert "gpu-slicing-eks" in managers
 
 
 # ---------------------------------------------------------------- item 15: a kubeconfig that is not YAML
