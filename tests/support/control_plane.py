@@ -50,7 +50,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -61,6 +60,11 @@ from pathlib import Path
 
 import yaml
 
+try:
+    from .ports import LOOPBACK, free_port, poll
+except ImportError:  # run as a script (the kubelet stand-in process)
+    from ports import LOOPBACK, free_port, poll
+
 HERE = Path(__file__).resolve().parent
 GO_MODULE_DIR = HERE / "kube"
 COLLECTION_ROOT = HERE.parent.parent
@@ -70,7 +74,6 @@ DEFAULT_CRDS = tuple(str(CRD_DIR / name) for name in (
     "karpenter.sh_nodeoverlays.yaml", "nvidia.com_clusterpolicies.yaml.gz"))
 SESSION_SUBDIR = Path("build") / "kube" / "session"
 SESSION_FILE = "session.json"
-LOOPBACK = "127.0.0.1"
 
 # binary name -> Go main package (all from tests/support/kube/go.mod)
 BINARIES = {
@@ -610,12 +613,6 @@ def install_crds(api, paths, timeout=60.0):
 # ---------------------------------------------------------------------------------------------- processes
 
 
-def _free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        return sock.getsockname()[1]
-
-
 def _die_with_parent():
     """preexec_fn: SIGTERM this child when the process that started it dies (Linux), so no orphan survives."""
     try:
@@ -781,7 +778,7 @@ class ControlPlane:
         exe = str(self.bin_dir / name)
         log_path = self.workdir / ("%s.log" % name)
         for attempt in range(attempts):
-            port = _free_port()
+            port = free_port()
             argv = [exe] + argv_for_port(port)
             with open(str(log_path), "ab") as log_handle:
                 popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log_handle, stderr=log_handle, cwd=str(self.workdir),
@@ -804,20 +801,11 @@ class ControlPlane:
         raise ControlPlaneError("%s: no free port after %d attempts" % (name, attempts))
 
     def _poll(self, popen, probe):
-        deadline = time.monotonic() + self.startup_timeout
-        while time.monotonic() < deadline:
-            if popen.poll() is not None:
-                return False
-            try:
-                if probe():
-                    return True
-            except (OSError, http.client.HTTPException, ssl.SSLError):
-                pass
-            time.sleep(0.1)
-        return False
+        return poll(probe, self.startup_timeout, interval=0.1, alive=lambda: popen.poll() is None,
+                    errors=(OSError, http.client.HTTPException, ssl.SSLError))
 
     def _etcd_argv(self, port):
-        peer = _free_port()
+        peer = free_port()
         data = self.workdir / "etcd"
         return ["--name=default", "--data-dir=%s" % data, "--listen-client-urls=http://%s:%d" % (LOOPBACK, port),
                 "--advertise-client-urls=http://%s:%d" % (LOOPBACK, port), "--listen-peer-urls=http://%s:%d" % (LOOPBACK, peer),

@@ -33,18 +33,31 @@ def is_listening(host, port, timeout=0.5):
         return False
 
 
+def poll(probe, timeout, interval=0.05, alive=None, errors=(OSError,)):
+    """Call ``probe()`` until it returns something true (then True), ``alive()`` returns False or ``timeout``
+    seconds pass (then False). A probe raising one of ``errors`` counts as "not yet"."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if probe():
+                return True
+        except errors:
+            pass
+        if alive is not None and not alive():
+            return False
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+
+
 def wait_for_port(host, port, timeout=15.0, interval=0.05, alive=None):
     """Wait until ``host:port`` accepts connections; raise ``TimeoutError`` otherwise.
 
     ``alive`` is an optional callable; when it returns False (e.g. the server process died) waiting
     stops at once with ``RuntimeError`` instead of running into the timeout.
     """
-    deadline = time.monotonic() + timeout
-    while True:
-        if is_listening(host, port):
-            return
-        if alive is not None and not alive():
-            raise RuntimeError("server for %s:%d exited before it listened" % (host, port))
-        if time.monotonic() >= deadline:
-            raise TimeoutError("nothing listens on %s:%d after %.1fs" % (host, port, timeout))
-        time.sleep(interval)
+    if poll(lambda: is_listening(host, port), timeout, interval=interval, alive=alive):
+        return
+    if alive is not None and not alive():
+        raise RuntimeError("server for %s:%d exited before it listened" % (host, port))
+    raise TimeoutError("nothing listens on %s:%d after %.1fs" % (host, port, timeout))
