@@ -49,6 +49,7 @@ def measure(core, custom, karpenter, size, timeout):
     the scheduler (or already bound to a node Karpenter launched), a provisioner simulation after that, and no
     NodeClaim change for QUIET seconds."""
     namespace = "bench-%d" % size
+    load_before = os.getloadavg()[0]
     started = time.time()
     kk.create_pods(core, namespace, RESOURCE, size, name="p")
     created = time.time()
@@ -77,11 +78,20 @@ def measure(core, custom, karpenter, size, timeout):
     return {"size": size, "create_s": created - started, "unschedulable_s": unschedulable - started,
             "first_claim_s": created_at[0] - started, "last_claim_s": created_at[-1] - started,
             "claims": len(claims), "ideal": int(math.ceil(float(size) / PER_NODE)),
-            "unschedulable_pods": karpenter.provisioning_simulations()[1]}
+            "unschedulable_pods": karpenter.provisioning_simulations()[1],
+            "load": (load_before, os.getloadavg()[0])}
 
 
 def cleanup(core, custom, namespace):
-    core.delete_collection_namespaced_pod(namespace, grace_period_seconds=0)
+    deadline = time.time() + 300
+    while True:  # deleting 5,600 pods can exceed the API server's 60 s request timeout (504); it goes on server-side
+        try:
+            core.delete_collection_namespaced_pod(namespace, grace_period_seconds=0)
+            break
+        except kubernetes.client.exceptions.ApiException as exc:
+            if exc.status < 500 or time.time() > deadline:
+                raise
+            time.sleep(5)
     for claim in kk.nodeclaims(custom):
         custom.delete_cluster_custom_object("karpenter.sh", "v1", "nodeclaims", claim["metadata"]["name"])
     deadline = time.time() + 300
@@ -115,11 +125,12 @@ def main():
             run_module(karpenter_nodepool.main, {
                 "name": "bench", "instance_types": ["p5.48xlarge"], "mig_config": "all-1g.10gb", "node_overlay": True,
                 "node_class": kk.node_class_ref(), "kubeconfig": plane.kubeconfig, "wait": True, "wait_timeout": 60})
-            for size in args.sizes:
+            for index, size in enumerate(args.sizes):
                 row = measure(core, custom, karpenter, size, args.timeout)
                 print(row, flush=True)
                 rows.append(row)
-                cleanup(core, custom, "bench-%d" % size)
+                if index < len(args.sizes) - 1:  # the last size's pods go with the cluster
+                    cleanup(core, custom, "bench-%d" % size)
             version = plane.version
             errors = karpenter.errors()
 
@@ -127,7 +138,8 @@ def main():
         START,
         "## Real Karpenter: time to decide for pending MIG pods",
         "",
-        "`bench/karpenter_kwok_bench.py`, %s, Python %s, %d CPUs shared with other jobs (indicative). kube-apiserver %s, "
+        "`bench/karpenter_kwok_bench.py`, %s, Python %s, %d CPUs shared with other jobs (indicative: see the load average "
+        "column). kube-apiserver %s, "
         "Karpenter %s (kwok provider, NodeOverlay=true, BATCH_IDLE_DURATION=%s, BATCH_MAX_DURATION=%s); one p5.48xlarge "
         "`all-1g.10gb` pool + NodeOverlay (56 `%s` per node); pods created by 8 parallel clients; times from the first "
         "pod create request. `unschedulable`: the real kube-scheduler marked every pod; `first`/`last NodeClaim`: their "
@@ -136,13 +148,13 @@ def main():
             kk.karpenter_version(), args.batch_idle, args.batch_max, RESOURCE),
         "",
         "| pending pods | pods created | all unschedulable | first NodeClaim | last NodeClaim | NodeClaims | ideal ceil(n/56) "
-        "| pods Karpenter could not place |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| pods Karpenter could not place | load average (1 min) before / after |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
-        lines.append("| %d | %.1f s | %.1f s | %.1f s | %.1f s | %d | %d | %d |" % (
+        lines.append("| %d | %.1f s | %.1f s | %.1f s | %.1f s | %d | %d | %d | %.1f / %.1f |" % (
             row["size"], row["create_s"], row["unschedulable_s"], row["first_claim_s"], row["last_claim_s"], row["claims"],
-            row["ideal"], row["unschedulable_pods"]))
+            row["ideal"], row["unschedulable_pods"], row["load"][0], row["load"][1]))
     lines += ["", "Karpenter logged %d ERROR lines during the run." % len(errors), END]
     section = "\n".join(lines)
     print(section)
