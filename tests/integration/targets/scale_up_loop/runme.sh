@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The scale-up loop end to end: pending MIG pods -> real Karpenter (kwok provider) -> a bridge boots a simulated GPU
+# host per NodeClaim and runs the pool's rendered AL2023 userData shell part on it over SSH -> the Node advertises
+# what that host's nvidia-smi shows -> the real kube-scheduler binds the pods (tests/support/scale_up_bridge.py).
+# Needs the cached Karpenter and Kubernetes binaries (built on first use into ~/.cache/gpu-slicing).
+set -eux
+COLLECTIONS_ROOT="${ANSIBLE_COLLECTIONS_PATH%%:*}"
+COLLECTION_DIR="${COLLECTIONS_ROOT}/ansible_collections/gpu_slicing/eks"
+PYTHON="$(command -v python3 || command -v python)"
+cd "$(dirname "$0")"
+
+# Karpenter's decisions and the boot do not depend on ansible-core: the loop runs on the main leg only (the
+# ansible-core pinned in requirements-dev.txt); the user data renderer is covered on every leg by the units.
+main_core="$(sed -n 's/^ansible-core==//p' "${COLLECTION_DIR}/requirements-dev.txt" 2>/dev/null || true)"
+core="$("${PYTHON}" -c 'import ansible.release as r; print(r.__version__)')"
+if [ -n "${main_core}" ] && [ "${core}" != "${main_core}" ]; then
+  echo "SKIP scale_up_loop on ansible-core ${core}: the loop runs on the main leg (${main_core})"
+  exit 0
+fi
+PYTHONPATH="${COLLECTIONS_ROOT}" "${PYTHON}" -m ansible_collections.gpu_slicing.eks.tests.support.karpenter_kwok build
+PYTHONPATH="${COLLECTIONS_ROOT}" "${PYTHON}" -m pytest -p no:cacheprovider --import-mode=importlib -v -rA \
+  test_scale_up_loop.py "$@"
