@@ -263,6 +263,7 @@ class ScaleUpBridge(object):
         self.errors = []
         self.fleets = []
         self._lock = threading.Lock()
+        self._hosts_lock = threading.Lock()
         self._stop = threading.Event()
         self._executor = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="boot")
         self._thread = threading.Thread(target=self._run, name="scale-up-bridge", daemon=True)
@@ -313,8 +314,9 @@ class ScaleUpBridge(object):
         if any(gpu["mig_current"] for gpu in node.state()["gpus"]):
             raise BridgeError("a fresh simulated %s node must start with MIG disabled" % spec.gpu_model)
         os.makedirs(os.path.join(directory, "ssh"))
-        fleet = ssh_hosts.make_hosts(1, mode=self.ssh_mode, workdir=os.path.join(directory, "ssh"))
-        self.fleets.append(fleet)
+        with self._hosts_lock:  # ssh_hosts/netns probe and clean up by process-wide names: one fleet at a time
+            fleet = ssh_hosts.make_hosts(1, mode=self.ssh_mode, workdir=os.path.join(directory, "ssh"))
+            self.fleets.append(fleet)
         host = fleet.hosts[0] if hasattr(fleet, "hosts") else list(fleet)[0]
         boot.host = "%s@%s:%s (%s)" % (host.user, host.address, host.port, self.ssh_mode)
         boot.times["host_up"] = time.monotonic()
@@ -533,10 +535,7 @@ class ScaleUpLoop(object):
             if claims and first_claim is None:
                 first_claim = now
                 stages.append(Stage("NodeClaim created", now - t0, "by Karpenter: %s" % ", ".join(
-                    "%s (%s)" % (c["metadata"]["name"], ", ".join(r["values"][0] if len(r["values"]) == 1 else "%d types" % len(r["values"])
-                                                         for r in c["spec"]["requirements"]
-                                                         if r["key"] == "node.kubernetes.io/instance-type"))
-                    for c in claims)))
+                    "%s (%s)" % (c["metadata"]["name"], _claim_types(c)) for c in claims)))
             done = [b for b in boots if "node_ready" in b.times or b.error]
             if boots and len(done) == len(boots) == len(claims) and booted is None:
                 booted = now
@@ -603,6 +602,15 @@ def run_nodepool(args):
     if result.get("failed"):
         raise BridgeError("karpenter_nodepool failed: %s" % result.get("msg"))
     return result
+
+
+def _claim_types(claim):
+    """The instance type(s) a NodeClaim asks for (its label appears only once kwok launched it)."""
+    for requirement in claim["spec"]["requirements"]:
+        if requirement["key"] == "node.kubernetes.io/instance-type":
+            values = requirement.get("values") or []
+            return values[0] if len(values) == 1 else "%d instance types" % len(values)
+    return "any instance type"
 
 
 def overlay_mismatch(allocatable, overlay):
