@@ -403,7 +403,10 @@ class SchemaAdmission:
         for error in sorted(self.validator.iter_errors(obj), key=lambda e: list(map(str, e.absolute_path))):
             causes.append(_schema_cause(error))
         if causes:
-            # The API server does not run CEL rules on objects that fail the schema.
+            # The API server does not run CEL rules on objects that fail the schema, and says so in one more cause.
+            if self.rules:
+                causes.append(Cause("FieldValueInvalid", "<nil>", "Invalid value: null: some validation rules were not checked because the object "
+                                                                 "was invalid; correct the existing errors to complete validation"))
             return causes, pruned
         for rule in self.rules:
             for concrete, value, old_value, has_old in _walk(obj, old, old is not None, rule.path, ()):
@@ -417,7 +420,9 @@ class SchemaAdmission:
                     elif rule.reason == "FieldValueRequired":
                         causes.append(Cause(rule.reason, field, "Required value: %s" % failure))
                     else:
-                        causes.append(Cause(rule.reason, field, "Invalid value: %s: %s" % (_quote(_cel_kind(value)), failure)))
+                        # kube-apiserver v1.35 quotes a scalar value, not an object's or a list's type
+                        shown = "" if isinstance(value, (dict, list)) else "%s: " % _quote(value)
+                        causes.append(Cause(rule.reason, field, "Invalid value: %s%s" % (shown, failure)))
         return causes, pruned
 
     def map_keys(self, path):

@@ -102,20 +102,27 @@ def _merge_list_by_keys(live, patch, keys, map_keys_for, path, strategic=False):
     return [item for item in result if _item_key(item, keys) not in deleted]
 
 
-def apply_merge(live, applied, map_keys_for, path=()):
-    """Merge an applied configuration over the live object (dicts recurse, map-lists merge by key)."""
+def apply_merge(live, applied, map_keys_for, path=(), keep_null=False):
+    """Merge an applied configuration over the live object (dicts recurse, map-lists merge by key).
+
+    ``keep_null``: a null stays in the result, for the schema to judge (custom resources: the real server answers
+    422 for a null in a field that is not nullable); otherwise null unsets the field.
+    """
     if not isinstance(applied, dict) or not isinstance(live, dict):
         return copy.deepcopy(applied)
     result = copy.deepcopy(live)
     for key, value in applied.items():
-        if value is None:  # null in an apply configuration unsets the field
-            result.pop(key, None)
+        if value is None:
+            if keep_null:
+                result[key] = None
+            else:
+                result.pop(key, None)
             continue
         keys = map_keys_for(path + (key,))
         if isinstance(value, list) and keys and isinstance(result.get(key), list):
             result[key] = _merge_list_by_keys(result[key], value, keys, map_keys_for, path + (key,))
         elif isinstance(value, dict) and isinstance(result.get(key), dict):
-            result[key] = apply_merge(result[key], value, map_keys_for, path + (key,))
+            result[key] = apply_merge(result[key], value, map_keys_for, path + (key,), keep_null)
         else:
             result[key] = copy.deepcopy(value)
     return result

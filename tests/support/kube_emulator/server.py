@@ -48,6 +48,15 @@ _RETURNS_DELETED_OBJECT = {("", "Pod"), ("", "Service"), ("", "ServiceAccount"),
                            ("", "PodTemplate"), ("", "ResourceQuota"), ("", "Namespace"), ("apiextensions.k8s.io", "CustomResourceDefinition")}
 
 
+
+def _null_at(obj, path):
+    """True when ``path`` (plain keys only) ends in an explicit null in ``obj``."""
+    for step in path[:-1]:
+        if not isinstance(step, str) or not isinstance(obj, dict):
+            return False
+        obj = obj.get(step)
+    return isinstance(obj, dict) and isinstance(path[-1], str) and path[-1] in obj and obj[path[-1]] is None
+
 class ApiError(Exception):
     """An error answered as a Kubernetes ``Status`` object."""
 
@@ -783,6 +792,10 @@ class KubeApiServer(kmock.KubernetesEmulator):
         manager = self._manager(request, params)
         if content_type == "application/apply-patch+yaml":
             return self._apply(request, rtype, namespace, name, live, params, subresource)
+        if content_type == "application/strategic-merge-patch+json" and rtype.admission is not None:
+            # as the real server: the content type of a custom resource is refused before the object is looked up
+            raise ApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted media types include: "
+                           "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml")
         if live is None:
             raise _not_found(rtype, name)
         patch = self._body(request)
@@ -796,9 +809,6 @@ class KubeApiServer(kmock.KubernetesEmulator):
         elif content_type == "application/merge-patch+json":
             new = patching.merge_patch(live, patch)
         elif content_type == "application/strategic-merge-patch+json":
-            if rtype.admission is not None:
-                raise ApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted media types include: "
-                               "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml")
             new = patching.strategic_merge_patch(live, patch, rtype.map_keys_for)
         else:
             raise ApiError(415, "UnsupportedMediaType", "unsupported patch type %r" % content_type)
@@ -813,7 +823,7 @@ class KubeApiServer(kmock.KubernetesEmulator):
     def _apply(self, request, rtype, namespace, name, live, params, subresource):
         manager = params.get("fieldManager")
         if not manager:
-            raise ApiError(400, "BadRequest", "PATCH requests for apply must have fieldManager set")
+            raise ApiError(422, "Invalid", 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch')
         applied = self._body(request)
         if not isinstance(applied, dict):
             raise ApiError(400, "BadRequest", "the apply configuration must be an object")
@@ -865,9 +875,12 @@ class KubeApiServer(kmock.KubernetesEmulator):
             merged = copy.deepcopy(live)
             merged["status"] = patching.apply_merge(live.get("status") or {}, applied.get("status") or {}, keys_for, ("status",))
         else:
-            merged = patching.apply_merge(live, {k: v for k, v in applied.items() if not (rtype.has_status and k == "status")}, keys_for)
+            merged = patching.apply_merge(live, {k: v for k, v in applied.items() if not (rtype.has_status and k == "status")}, keys_for,
+                                          keep_null=rtype.admission is not None)
         owned_by_others = set().union(*[entry[1] for entry in others]) if others else set()
         for path in sorted(previous - new_paths, key=len, reverse=True):
+            if rtype.admission is not None and _null_at(applied, path):
+                continue  # applied as null: kept for the schema to judge (see patching.apply_merge)
             if path not in owned_by_others and not any(p[:len(path)] == path for p in owned_by_others):
                 patching.delete_path(merged, path)
                 patching.prune_empty_parents(merged, path)
@@ -906,7 +919,7 @@ class KubeApiServer(kmock.KubernetesEmulator):
             self.save_state()
             return self._present(rtype, new)
         self._remove(rtype, live, params)
-        if rtype.admission is not None or (rtype.group, rtype.kind) in _RETURNS_DELETED_OBJECT:
+        if (rtype.group, rtype.kind) in _RETURNS_DELETED_OBJECT:  # custom resources answer a Status, as the real server
             # These stores answer with the object as it was when deletion began (pods: graceful deletion).
             gone = self._present(rtype, copy.deepcopy(live))
             gone["metadata"]["deletionTimestamp"] = _now()

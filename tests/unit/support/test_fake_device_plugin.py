@@ -1,10 +1,15 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, gpu_slicing.eks contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The fake device plugin against the Kubernetes emulator (HTTP) and the nvidia-smi simulator (CLI).
+"""The fake device plugin: the demo's device-plugin stand-in ONLY when it falls back to the emulator (no Go), run
+against the emulator and the nvidia-smi simulator (CLI). Claims about the tool, not about Kubernetes: on the real
+kube-apiserver the real DaemonSet controller runs the plugin pods and ``control_plane.KubeletStandIn(device_plugins=...)``
+plays the plugin (tests/integration/targets/roles_cluster); the emulator's API answers are held to the real server's
+by tests/unit/support/test_kube_conformance*.py.
 
-What the roles rely on: a missing plugin pod is recreated like a DaemonSet would, and devices are
-enumerated ONLY when the pod (re)starts, so a reconfiguration without a restart leaves stale resources.
+What the demo's fallback relies on: a missing plugin pod is recreated like a DaemonSet would, and devices are
+enumerated ONLY when the pod (re)starts (as the NVIDIA plugin does), so a reconfiguration without a restart leaves
+stale resources.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -54,7 +59,7 @@ def test_enumerates_only_when_the_pod_restarts(kube, tmp_path):
     assert plugin.reconcile() == ["nvidia-device-plugin-n1-1"]
     pod = core.read_namespaced_pod("nvidia-device-plugin-n1-1", "kube-system")
     assert pod.spec.node_name == "n1"
-    assert pod.metadata.owner_references[0].kind == "DaemonSet"  # so k8s_drain ignore_daemonsets leaves it alone
+    assert pod.metadata.owner_references[0].kind == "DaemonSet"  # so the fallback's drains (ignore_daemonsets) leave it alone
     assert not any("nvidia.com" in str(c.resources) for c in pod.spec.containers)
     assert _nvidia(core, "n1") == {"nvidia.com/gpu": "2"}
     assert _nvidia(core, "n2") == {}  # not in the mapping: untouched
@@ -63,7 +68,6 @@ def test_enumerates_only_when_the_pod_restarts(kube, tmp_path):
     assert plugin.reconcile() == []                      # pod still there: no re-enumeration
     assert _nvidia(core, "n1") == {"nvidia.com/gpu": "2"}  # stale, as with the real plugin
 
-    # _preload_content=False: the emulator answers a pod DELETE with a Status, which the client cannot parse as a Pod
     core.delete_namespaced_pod("nvidia-device-plugin-n1-1", "kube-system", _preload_content=False)
     assert plugin.reconcile() == ["nvidia-device-plugin-n1-2"]
     assert _nvidia(core, "n1") == {"nvidia.com/gpu": "0", "nvidia.com/mig-1g.10gb": "4",

@@ -1,8 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, gpu_slicing.eks contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""CRD-driven admission of the Kubernetes API emulator: the real Karpenter CRDs' OpenAPI schemas,
-defaults and CEL rules, checked over HTTP (real ``kubernetes`` client) and on the pure functions."""
+"""Admission of the real Karpenter v1.14.1 CRDs -- OpenAPI schema, defaults, pruning, CEL rules -- as a differential
+test: the same requests and assertions against the real kube-apiserver and the emulator the demo falls back to
+(tests/unit/support/kube_backends.py). The wording asserted is the real server's."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -10,21 +11,17 @@ __metaclass__ = type
 
 import copy
 import json
-import os
-import uuid
 
 import pytest
 
 kubernetes = pytest.importorskip("kubernetes")
-yaml = pytest.importorskip("yaml")
-pytest.importorskip("celpy")
-pytest.importorskip("kmock")
 
 from kubernetes.client import ApiException  # noqa: E402
 
-from ansible_collections.gpu_slicing.eks.tests.support.kube_emulator import KubeEmulator, default_crds, fixture_scope, load_crds  # noqa: E402
-from ansible_collections.gpu_slicing.eks.tests.support.kube_emulator import admission, selectors  # noqa: E402
+from ansible_collections.gpu_slicing.eks.tests.unit.support import kube_backends  # noqa: E402
 
+CEL_SKIPPED = ("Invalid value: null: some validation rules were not checked because the object was invalid; correct the existing errors "
+               "to complete validation")
 NODE_CLASS_REF = {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": "default"}
 
 
@@ -55,10 +52,10 @@ def nodeoverlay(name, **spec):
     return body
 
 
-@pytest.fixture(scope=fixture_scope)
-def kube():
-    with KubeEmulator() as emulator:
-        yield emulator
+@pytest.fixture(scope="module", params=kube_backends.BACKENDS)
+def kube(request):
+    with kube_backends.backend(request.param) as backend:
+        yield backend
 
 
 @pytest.fixture
@@ -68,7 +65,7 @@ def custom(kube):
 
 @pytest.fixture
 def unique():
-    return "a-" + uuid.uuid4().hex[:8]
+    return kube_backends.unique()
 
 
 def rejected(call, *args):
@@ -81,6 +78,10 @@ def rejected(call, *args):
     fields = {}
     for cause in status["details"]["causes"]:
         fields.setdefault(cause["field"], []).append(cause["message"])
+    summary = fields.pop("<nil>", None)  # CEL rules are not run on an object that fails the schema, and the server says so
+    if summary is not None:
+        assert CEL_SKIPPED in summary, summary
+        kube_backends.Backend.accepts("anyof-summary")  # any other cause without a field is not compared
     return status["message"], fields
 
 
@@ -118,7 +119,7 @@ def test_bad_consolidation_policy_enum_is_422_with_the_field(custom, unique):
     message, fields = rejected(create_nodepool, custom, nodepool(unique, disruption={"consolidationPolicy": "Sometimes", "consolidateAfter": "1m"}))
     assert fields == {"spec.disruption.consolidationPolicy": [
         'Unsupported value: "Sometimes": supported values: "WhenEmpty", "WhenEmptyOrUnderutilized", "Balanced"']}
-    assert message.startswith('NodePool.karpenter.sh "%s" is invalid: spec.disruption.consolidationPolicy' % unique)
+    assert message.startswith('NodePool.karpenter.sh "%s" is invalid: [spec.disruption.consolidationPolicy' % unique)
     with pytest.raises(ApiException):
         custom.get_cluster_custom_object("karpenter.sh", "v1", "nodepools", unique)
 
@@ -128,7 +129,7 @@ def test_bad_consolidation_policy_enum_is_422_with_the_field(custom, unique):
     ({"weight": "high"}, "spec.weight", "must be of type integer"),
     ({"disruption": {"consolidateAfter": "5 minutes"}}, "spec.disruption.consolidateAfter", "should match"),
     ({"disruption": {"budgets": [{"nodes": "110%"}], "consolidateAfter": "1m"}}, "spec.disruption.budgets[0].nodes", "should match"),
-    ({"limits": {"nvidia.com/gpu": True}}, "spec.limits.nvidia.com/gpu", "must be of type integer or string"),
+    ({"limits": {"nvidia.com/gpu": True}}, "spec.limits.nvidia.com/gpu", "must be of type integer"),
 ])
 def test_schema_violations_name_the_field(custom, unique, spec, field, wording):
     fields = rejected_fields(create_nodepool, custom, nodepool(unique, **spec))
@@ -145,9 +146,6 @@ def test_formats_date_time_and_int32_are_checked(custom, unique):
     good_time = copy.deepcopy(bad_time)
     good_time["spec"]["template"]["spec"]["taints"][0]["timeAdded"] = "2026-11-26T12:00:00Z"
     assert create_nodepool(custom, good_time)["spec"]["template"]["spec"]["taints"][0]["timeAdded"] == "2026-11-26T12:00:00Z"
-    checker = admission.SchemaAdmission("t.example.com", "v1", {"type": "object", "properties": {"n": {"type": "integer", "format": "int32"}}})
-    assert checker.admit({"n": 2 ** 31 - 1})[0] == []
-    assert [c["field"] for c in checker.admit({"n": 2 ** 31})[0]] == ["n"]
 
 
 def test_missing_required_fields_are_reported(custom, unique):
@@ -173,7 +171,7 @@ def test_unknown_fields_are_pruned_with_a_warning_or_rejected_when_strict(kube, 
 # ---------------------------------------------------------------- CEL rules over HTTP
 def test_cel_role_xor_instance_profile(custom, unique):
     fields = rejected_fields(create_nodeclass, custom, ec2nodeclass(unique, instanceProfile="KarpenterProfile"))
-    assert fields == {"spec": ["Invalid value: \"object\": must specify exactly one of ['role', 'instanceProfile']"]}
+    assert fields == {"spec": ["Invalid value: must specify exactly one of ['role', 'instanceProfile']"]}
     neither = ec2nodeclass(unique)
     del neither["spec"]["role"]
     fields = rejected_fields(create_nodeclass, custom, neither)
@@ -226,7 +224,7 @@ def test_cel_requirement_operator_rules(custom, unique):
 def test_cel_budget_schedule_needs_duration(custom, unique):
     disruption = {"consolidateAfter": "1m", "budgets": [{"nodes": "1", "schedule": "@daily"}]}
     fields = rejected_fields(create_nodepool, custom, nodepool(unique, disruption=disruption))
-    assert fields == {"spec.disruption.budgets": ['Invalid value: "array": \'schedule\' must be set with \'duration\'']}
+    assert fields == {"spec.disruption.budgets": ["Invalid value: 'schedule' must be set with 'duration'"]}
     ok = nodepool(unique, disruption={"consolidateAfter": "1m", "budgets": [{"nodes": "1", "schedule": "@daily", "duration": "10m"}]})
     assert create_nodepool(custom, ok)["spec"]["disruption"]["budgets"][0]["duration"] == "10m"
 
@@ -235,7 +233,7 @@ def test_cel_transition_rule_node_class_ref_group_is_immutable(custom, unique):
     create_nodepool(custom, nodepool(unique))
     patch = {"spec": {"template": {"spec": {"nodeClassRef": {"group": "example.com", "kind": "EC2NodeClass", "name": "default"}}}}}
     fields = rejected_fields(custom.patch_cluster_custom_object, "karpenter.sh", "v1", "nodepools", unique, patch)
-    assert fields == {"spec.template.spec.nodeClassRef": ['Invalid value: "object": nodeClassRef.group is immutable']}
+    assert fields == {"spec.template.spec.nodeClassRef": ['Invalid value: nodeClassRef.group is immutable']}
     renamed = {"spec": {"template": {"spec": {"nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": "gpu"}}}}}
     assert custom.patch_cluster_custom_object("karpenter.sh", "v1", "nodepools", unique, renamed)["spec"]["template"]["spec"]["nodeClassRef"]["name"] == "gpu"
 
@@ -251,113 +249,6 @@ def test_cel_static_nodepool_transition_and_limits(custom, unique):
 def test_cel_node_overlay_rules(custom, unique):
     create = custom.create_cluster_custom_object
     fields = rejected_fields(create, "karpenter.sh", "v1alpha1", "nodeoverlays", nodeoverlay(unique, capacity={"cpu": "4"}))
-    assert fields == {"spec.capacity": ['Invalid value: "object": invalid resource restricted']}
+    assert fields == {"spec.capacity": ['Invalid value: invalid resource restricted']}
     fields = rejected_fields(create, "karpenter.sh", "v1alpha1", "nodeoverlays", nodeoverlay(unique, price="1.0", priceAdjustment="-10%"))
     assert any("cannot set both 'price' and 'priceAdjustment'" in m for m in fields["spec"])
-
-
-def test_rule_report_lists_every_rule_and_counts_evaluations(kube, custom, unique):
-    status, report = kube.request("GET", "/emulator/cel-rules")
-    assert status == 200
-    crds = load_crds(default_crds())
-    expected = 0
-    for crd in crds:
-        for version in crd["spec"]["versions"]:
-            expected += sum(len(rules) for rules in _validations(version["schema"]))
-    assert len(report["rules"]) == expected
-    assert report["enforced"] + report["skipped"] == expected
-    assert report["skipped"] == 0, [r for r in report["rules"] if not r["enforced"]]
-    rejected(create_nodeclass, custom, ec2nodeclass(unique, instanceProfile="p"))
-    after = kube.request("GET", "/emulator/cel-rules")[1]
-    xor = [r for r in after["rules"] if r["message"] == "must specify exactly one of ['role', 'instanceProfile']"][0]
-    assert xor["evaluations"] >= 1 and xor["rejections"] >= 1 and xor["transition"] is False
-
-
-def _validations(node):
-    found = []
-    if isinstance(node, dict):
-        if "x-kubernetes-validations" in node:
-            found.append(node["x-kubernetes-validations"])
-        for value in node.values():
-            found.extend(_validations(value))
-    elif isinstance(node, list):
-        for value in node:
-            found.extend(_validations(value))
-    return found
-
-
-# ---------------------------------------------------------------- pure functions
-def test_schema_conversion_handles_kubernetes_extensions():
-    schema = {"type": "object", "properties": {
-        "q": {"x-kubernetes-int-or-string": True, "anyOf": [{"type": "integer"}, {"type": "string"}]},
-        "n": {"type": "string", "nullable": True, "enum": ["a"]},
-        "x": {"type": "integer", "minimum": 0, "exclusiveMinimum": True},
-        "free": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
-        "tags": {"type": "array", "items": {"type": "string"}, "x-kubernetes-list-type": "set"},
-    }}
-    checker = admission.SchemaAdmission("t.example.com", "v1", schema)
-    assert checker.admit({"q": 3, "n": None, "x": 1, "free": {"any": {"thing": 1}}, "tags": ["a", "b"]})[0] == []
-    causes = checker.admit({"q": 1.5, "x": 0, "tags": ["a", "a"]})[0]
-    assert {c["field"] for c in causes} == {"q", "x", "tags"}
-
-
-def test_prune_and_defaults_follow_the_schema():
-    schema = {"type": "object", "properties": {
-        "apiVersion": {"type": "string"}, "kind": {"type": "string"}, "metadata": {"type": "object"},
-        "spec": {"type": "object", "default": {}, "properties": {
-            "a": {"type": "object", "default": {"b": 1}, "properties": {"b": {"type": "integer"}, "c": {"type": "string", "default": "x"}}},
-            "free": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}}}
-    obj = {"apiVersion": "v1", "kind": "T", "metadata": {"name": "n", "weird": 1}, "spec": {"zzz": 1, "free": {"kept": True}}, "top": 1}
-    removed = admission.prune(obj, schema)
-    assert sorted(removed) == ["spec.zzz", "top"]
-    admission.apply_defaults(obj, schema)
-    assert obj["spec"] == {"free": {"kept": True}, "a": {"b": 1, "c": "x"}}
-    assert obj["metadata"] == {"name": "n", "weird": 1}  # metadata is not the CRD schema's to prune
-
-
-def test_every_installed_crd_rule_compiles():
-    for crd in load_crds(default_crds()):
-        for version in crd["spec"]["versions"]:
-            checker = admission.SchemaAdmission(crd["metadata"]["name"], version["name"], version["schema"]["openAPIV3Schema"])
-            skipped = [(r.location(), r.skip_reason) for r in checker.rules if not r.enforced]
-            assert skipped == []
-
-
-def test_cel_rule_with_an_unknown_function_is_skipped_not_enforced():
-    rule = admission.CelRule("x", "v1", ("spec",), {"rule": "isQuantity(self.size)", "message": "m"})
-    assert not rule.enforced and "isQuantity" in rule.skip_reason
-    assert rule.evaluate({"size": "x"}, None, False) is None
-    broken = admission.CelRule("x", "v1", ("spec",), {"rule": "self.a ==", "message": "m"})
-    assert not broken.enforced and "does not compile" in broken.skip_reason
-
-
-@pytest.mark.parametrize("text, labels, expected", [
-    ("a=1", {"a": "1"}, True),
-    ("a==1,b!=2", {"a": "1", "b": "3"}, True),
-    ("a!=1", {}, True),
-    ("a in (1, 2)", {"a": "2"}, True),
-    ("a notin (1,2)", {"a": "2"}, False),
-    ("a notin (1,2)", {}, True),
-    ("a,!b", {"a": ""}, True),
-    ("!a", {"a": "x"}, False),
-    ("nvidia.com/gpu.present=true,node.kubernetes.io/instance-type in (p5.48xlarge)",
-     {"nvidia.com/gpu.present": "true", "node.kubernetes.io/instance-type": "p5.48xlarge"}, True),
-])
-def test_label_selector_semantics(text, labels, expected):
-    assert selectors.match_labels(selectors.parse_label_selector(text), labels) is expected
-
-
-@pytest.mark.parametrize("text", ["a in b", "=x", "a=(b)", "a in (b"])
-def test_label_selector_syntax_errors(text):
-    with pytest.raises(selectors.SelectorError):
-        selectors.parse_label_selector(text)
-
-
-def test_field_selector_semantics():
-    pod = {"metadata": {"name": "p"}, "spec": {"nodeName": "gpu-1"}, "status": {"phase": "Running"}}
-    assert selectors.match_fields(selectors.parse_field_selector("spec.nodeName=gpu-1,status.phase!=Pending"), pod)
-    assert not selectors.match_fields(selectors.parse_field_selector("spec.nodeName==gpu-2"), pod)
-    assert selectors.match_fields(selectors.parse_field_selector("spec.missing="), copy.deepcopy(pod))
-    with pytest.raises(selectors.SelectorError):
-        selectors.parse_field_selector("spec.nodeName")
-    assert os.path.basename(default_crds()[0]) == "karpenter.sh_nodepools.yaml"
