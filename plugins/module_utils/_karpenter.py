@@ -27,6 +27,7 @@ import re
 from fractions import Fraction
 
 from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import catalog
+from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import sharing
 
 # The Karpenter API this collection speaks, written only here: _k8s.py, the karpenter_kinds lookup (used by
 # playbooks/verify.yml) and the builders below read it.
@@ -595,6 +596,8 @@ def build_nodepool(params, node_class):
     labels = dict(params.get("labels") or {})
     if params.get("mig_config"):
         labels[MIG_CONFIG_LABEL] = params["mig_config"]
+    if params.get("device_plugin_config"):
+        labels[sharing.CONFIG_LABEL] = params["device_plugin_config"]
     template_spec = {
         "nodeClassRef": node_class_reference(node_class),
         "requirements": requirements,

@@ -55,7 +55,8 @@ options:
   instance_types:
     description:
       - EC2 instance types the pool may launch (requirement on C(node.kubernetes.io/instance-type)).
-      - With O(mig_config) or O(node_overlay) each type must be a MIG-capable type of the collection's GPU catalog.
+      - With O(mig_config) each type must be a MIG-capable type of the collection's GPU catalog; with O(sharing) or
+        O(node_overlay) a GPU type of the catalog (O(sharing) alone also takes C(g4dn), C(g5), C(g6), C(g6e)).
       - Mutually exclusive with O(gpu_names). One of them is required with O(state=present).
     type: list
     elements: str
@@ -123,6 +124,55 @@ options:
         M(gpu_slicing.eks.mig_plan)). Entries may give different GPUs different layouts.
       - Mutually exclusive with O(mig_layout); needs O(mig_config).
     type: dict
+  sharing:
+    description:
+      - GPU sharing of the NVIDIA device plugin on the pool's nodes (time-slicing or MPS), for the NodeOverlay
+        capacity and, on Bottlerocket with O(mig_user_data=true), the node's settings. The same dictionary as the
+        C(device_plugin) role's C(device_plugin_configs.<name>.sharing) and the output of M(gpu_slicing.eks.mig_plan).
+      - "The capacity is the node's GPU resources (whole GPUs, or the MIG resources of O(mig_config) under
+        O(mig_strategy)) times O(sharing.replicas); with O(sharing.rename_by_default=true) they are advertised as
+        C(<resource>.shared) instead (C(nvidia.com/gpu) 0), for example C(g5.12xlarge) (4 A10G) with 10 replicas
+        gives C(nvidia.com/gpu.shared: 40)."
+      - "Refused as the device plugin v0.20 refuses it (README 'Shared Access to GPUs', config validation): fewer
+        than 2 replicas, resources other than C(nvidia.com/gpu) and the mixed strategy's C(nvidia.com/mig-<profile>),
+        MPS on MIG devices or with O(mig_strategy=mixed), MPS on anything but C(nvidia.com/gpu), a listed resource
+        that an instance type of the pool does not advertise."
+      - "Isolation: MIG isolates memory and faults in hardware; time-slicing isolates nothing (every replica sees
+        the whole GPU memory and shares its fault domain); MPS limits each client's memory and compute to
+        1/replicas but the clients share one fault domain."
+      - The nodes must run the device plugin with this sharing; select its named config with O(device_plugin_config).
+    type: dict
+    suboptions:
+      mode:
+        description: Sharing mode (C(sharing.timeSlicing) or C(sharing.mps) of the plugin config).
+        type: str
+        choices: [time-slicing, mps]
+        required: true
+      replicas:
+        description: Shared accesses per device (2 or more).
+        type: int
+        required: true
+      rename_by_default:
+        description: Advertise C(<resource>.shared) instead of C(<resource>) (C(renameByDefault)).
+        type: bool
+        default: false
+      fail_requests_greater_than_one:
+        description: The plugin refuses a container that asks for more than one shared device (C(failRequestsGreaterThanOne)).
+        type: bool
+        default: false
+      resources:
+        description:
+          - Resources to share (C(nvidia.com/gpu), C(nvidia.com/mig-<profile>)); default every GPU resource the node
+            advertises.
+        type: list
+        elements: str
+  device_plugin_config:
+    description:
+      - Name of the NVIDIA device plugin config the pool's nodes use, set as the template label
+        C(nvidia.com/device-plugin.config) (the plugin and the GPU Operator pick that named config from the plugin's
+        ConfigMap, for example the C(device_plugin) role's C(device_plugin_configs)).
+      - O(labels) or O(spec) setting that label to another value is refused.
+    type: str
   mig_strategy:
     description:
       - MIG strategy of the NVIDIA device plugin. V(mixed) advertises C(nvidia.com/mig-<profile>) resources,
@@ -259,6 +309,12 @@ options:
       - V(Bottlerocket) gives the TOML settings C(settings.kubelet-device-plugins.nvidia.device-partitioning-strategy)
         and C(settings.kubelet-device-plugins.nvidia.mig.profile), appended to C(user_data). Only uniform layouts
         (one profile per GPU model, as many as fit) of A100, H100 and H200 can be expressed; anything else fails.
+      - With O(sharing), V(Bottlerocket) also gets C(settings.kubelet-device-plugins.nvidia.device-sharing-strategy)
+        and C(time-slicing.replicas), C(time-slicing.rename-by-default), C(time-slicing.fail-requests-greater-than-one)
+        (or C(mps.replicas), C(mps.rename-by-default), Bottlerocket 1.54+), every value written. It cannot express a
+        resource list, sharing on MIG devices, or O(sharing.fail_requests_greater_than_one) with MPS (errors).
+        V(AL2023) user data does not share; there the device plugin's named config does (O(device_plugin_config)),
+        and O(sharing) without a MIG layout is an error.
       - See the filter P(gpu_slicing.eks.mig_user_data#filter) for the same rendering outside Karpenter.
     type: bool
     default: false
@@ -282,7 +338,8 @@ options:
   node_overlay:
     description:
       - Manage one NodeOverlay per instance type of the pool, named C(<name>-<instance type with dots as dashes>),
-        whose C(capacity) holds the MIG resources of O(mig_config) (or O(mig_layout)) under O(mig_strategy).
+        whose C(capacity) holds the MIG resources of O(mig_config) (or O(mig_layout)) under O(mig_strategy), with
+        O(sharing) applied (or, with O(sharing) alone, the shared whole GPUs).
         NodeOverlays of this pool that no longer match an instance type are deleted.
       - Needs the Karpenter feature gate C(NodeOverlay=true) (alpha since Karpenter 1.7); the module warns.
       - On a cluster without the NodeOverlay CRD (Karpenter 1.0-1.6) V(true) fails before any write, naming the
@@ -406,8 +463,8 @@ deleted:
 mig_capacity:
   description:
     - Extended resources per instance type computed from O(mig_config), O(mig_parted_config) or O(mig_layout) under
-      O(mig_strategy). The NodeOverlays carry the same numbers as quantity strings.
-  returned: when O(mig_config) or O(mig_layout) is set and O(state=present)
+      O(mig_strategy), with O(sharing) applied. The NodeOverlays carry the same numbers as quantity strings.
+  returned: when O(mig_config), O(mig_layout) or O(sharing) is set and O(state=present)
   type: dict
   sample: {p5.48xlarge: {nvidia.com/mig-1g.10gb: 56, nvidia.com/gpu: 0}}
 overlay_conflicts:
@@ -439,6 +496,7 @@ from ansible_collections.gpu_slicing.eks.plugins.module_utils import _k8s as k8s
 from ansible_collections.gpu_slicing.eks.plugins.module_utils import _karpenter as karpenter
 from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import capacity
 from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import catalog
+from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import sharing
 from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import userdata
 from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig._applier_digest import APPLIER_SHA256
 
@@ -485,6 +543,14 @@ def argument_spec():
         mig_layout=dict(type="raw"),
         mig_parted_config=dict(type="dict"),
         mig_strategy=dict(type="str", choices=["single", "mixed"], default="mixed"),
+        sharing=dict(type="dict", options=dict(
+            mode=dict(type="str", choices=list(sharing.MODES), required=True),
+            replicas=dict(type="int", required=True),
+            rename_by_default=dict(type="bool", default=False),
+            fail_requests_greater_than_one=dict(type="bool", default=False),
+            resources=dict(type="list", elements="str"),
+        )),
+        device_plugin_config=dict(type="str"),
         taints=dict(type="list", elements="dict", options=TAINT_SPEC),
         startup_taints=dict(type="list", elements="dict", options=TAINT_SPEC, default=[]),
         labels=dict(type="dict", default={}),
@@ -542,11 +608,26 @@ def normalize_node_class(value):
     raise ParameterError("node_class must be the name of an EC2NodeClass or a dictionary describing one, got %r" % (value,))
 
 
+def pool_sharing(params):
+    """The parsed ``sharing`` option (sharing.Sharing) or None; ParameterError with the engine's reason."""
+    try:
+        return sharing.parse(params.get("sharing"))
+    except sharing.SharingError as exc:
+        raise ParameterError(str(exc))
+
+
 def compute_capacity(params, instance_types):
-    """Extended resources per instance type for the MIG config/layout, or {} when none is set."""
-    if not params.get("mig_config") and params.get("mig_layout") is None:
+    """Extended resources per instance type for the MIG config/layout and the sharing, or {} when none is set.
+
+    One engine for both: ``sharing.node_capacity`` (MIG resources from ``capacity.mig_resources``, then the device
+    plugin's sharing), so the NodeOverlay advertises what the device plugin will.
+    """
+    shared = pool_sharing(params)
+    mig = bool(params.get("mig_config")) or params.get("mig_layout") is not None
+    if not mig and shared is None:
         if params.get("node_overlay"):
-            raise ParameterError("node_overlay needs mig_config or mig_layout: the overlay capacity comes from the MIG layout")
+            raise ParameterError("node_overlay needs mig_config, mig_layout or sharing: the overlay capacity comes from "
+                                 "the MIG layout or the GPU sharing")
         return {}
     if not instance_types:
         raise ParameterError("cannot compute MIG capacity without instance types")
@@ -554,8 +635,11 @@ def compute_capacity(params, instance_types):
     errors = []
     for instance_type in instance_types:
         try:
+            if not mig:
+                result[instance_type] = dict(sharing.node_capacity(instance_type, shared))
+                continue
             if params.get("mig_layout") is not None:
-                resources = capacity.mig_resources(instance_type, layout=params["mig_layout"], strategy=params["mig_strategy"])
+                source = dict(layout=params["mig_layout"])
             else:
                 if params.get("mig_parted_config") is not None:
                     source = dict(config=params["mig_parted_config"], config_label=params["mig_config"])
@@ -566,12 +650,11 @@ def compute_capacity(params, instance_types):
                 if mismatch:
                     errors.append("%s: %s" % (instance_type, mismatch))
                     continue
-                resources = capacity.mig_resources(instance_type, strategy=params["mig_strategy"], **source)
-            result[instance_type] = resources
+            result[instance_type] = dict(sharing.node_capacity(instance_type, shared, strategy=params["mig_strategy"], **source))
         except (ValueError, catalog.CatalogError) as exc:
             errors.append("%s: %s" % (instance_type, exc))
     if errors:
-        raise ParameterError("MIG capacity: " + "; ".join(errors))
+        raise ParameterError("%s capacity: %s" % ("MIG" if mig else "sharing", "; ".join(errors)))
     return result
 
 
@@ -589,9 +672,12 @@ def render_user_data(params, node_class, instance_types):
         return node_class
     if node_class is None:
         raise ParameterError("mig_user_data needs node_class as a dictionary (the EC2NodeClass this module manages)")
+    if not params.get("mig_config") and params.get("mig_layout") is None and params.get("sharing") is None:
+        raise ParameterError("mig_user_data needs mig_config, mig_layout or sharing: the user data applies that layout "
+                             "(or, on Bottlerocket, that sharing)")
     if not params.get("mig_config") and params.get("mig_layout") is None:
-        raise ParameterError("mig_user_data needs mig_config or mig_layout: the user data applies that layout")
-    if params.get("mig_layout") is not None:
+        layout = {}
+    elif params.get("mig_layout") is not None:
         layout = dict(layout=params["mig_layout"], label=params.get("mig_config"))
     elif params.get("mig_parted_config") is not None:
         layout = dict(config=params["mig_parted_config"], config_label=params["mig_config"], label=params["mig_config"])
@@ -602,26 +688,33 @@ def render_user_data(params, node_class, instance_types):
         rendered = userdata.render(
             instance_types, ami_family=ami_family(node_class), applier_url=params.get("mig_applier_url"),
             applier_sha256=params.get("mig_applier_sha256") or APPLIER_SHA256, user_data=node_class.get("user_data"),
-            taints=[dict((k, v) for k, v in t.items() if v is not None) for t in taints], **layout)
+            taints=[dict((k, v) for k, v in t.items() if v is not None) for t in taints],
+            sharing_spec=params.get("sharing"), **layout)
     except userdata.UserDataError as exc:
         raise ParameterError("mig_user_data: %s" % exc)
     return dict(node_class, user_data=rendered)
 
 
-def check_mig_config_label(params, nodepool):
-    """The NodePool's nvidia.com/mig.config template label must be mig_config: the MIG manager partitions the node by
-    that label while the NodeOverlays advertise mig_config's capacity, so a disagreement is refused, not overridden."""
-    label = karpenter.MIG_CONFIG_LABEL
-    wanted = params.get("mig_config")
+def check_template_label(params, nodepool, label, option, why):
+    """The NodePool's template label ``label`` must be the value of ``option``; a disagreement is refused, not overridden."""
+    wanted = params.get(option)
     given = (params.get("labels") or {}).get(label)
     if given is not None and wanted is not None and given != wanted:
-        raise ParameterError("labels sets %s=%r but mig_config is %r; the module sets that label from mig_config: drop it "
-                             "from labels" % (label, given, wanted))
+        raise ParameterError("labels sets %s=%r but %s is %r; the module sets that label from %s: drop it "
+                             "from labels" % (label, given, option, wanted, option))
     final = (((nodepool.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels") or {}
     if wanted is not None and final.get(label) != wanted:
-        raise ParameterError("spec sets template.metadata.labels[%r] to %r but mig_config is %r: nodes would be partitioned "
-                             "one way while the NodeOverlays advertise the other; set mig_config instead"
-                             % (label, final.get(label), wanted))
+        raise ParameterError("spec sets template.metadata.labels[%r] to %r but %s is %r: %s; set %s instead"
+                             % (label, final.get(label), option, wanted, why, option))
+
+
+def check_mig_config_label(params, nodepool):
+    """The MIG manager partitions the node by nvidia.com/mig.config while the NodeOverlays advertise mig_config's
+    capacity; the device plugin shares by nvidia.com/device-plugin.config while they advertise the sharing."""
+    check_template_label(params, nodepool, karpenter.MIG_CONFIG_LABEL, "mig_config",
+                         "nodes would be partitioned one way while the NodeOverlays advertise the other")
+    check_template_label(params, nodepool, sharing.CONFIG_LABEL, "device_plugin_config",
+                         "the device plugin would use another config than the one the NodeOverlays advertise")
 
 
 def desired_objects(params, check=True):
@@ -636,6 +729,11 @@ def desired_objects(params, check=True):
     node_class = render_user_data(params, node_class, instance_types)
 
     warnings = []
+    bottlerocket_sharing = params.get("mig_user_data") and node_class is not None and ami_family(node_class) == "Bottlerocket"
+    if params.get("sharing") is not None and not params.get("device_plugin_config") and not bottlerocket_sharing:
+        warnings.append("sharing is set without device_plugin_config: the nodes advertise the shared capacity only if "
+                        "the device plugin's default config has this sharing; set device_plugin_config to the name of "
+                        "that config (label %s)" % sharing.CONFIG_LABEL)
     if params.get("node_overlay") and karpenter.GPU_RESOURCE in (params.get("limits") or {}):
         limits, message = karpenter.translate_gpu_limit(params["limits"], mig_capacity)
         params = dict(params, limits=limits)

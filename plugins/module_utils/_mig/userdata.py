@@ -36,6 +36,7 @@ import re
 from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import capacity
 from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import catalog
 from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import configs
+from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import sharing
 
 AMI_FAMILIES = ("AL2023", "Bottlerocket")
 EC2_USER_DATA_LIMIT = 16384          # bytes before base64 (EC2 "Work with instance user data")
@@ -386,17 +387,62 @@ def bottlerocket_settings(instance_types, config=None, layout=None, config_label
     return strategies.pop(), profiles
 
 
-def render_bottlerocket(instance_types, config=None, layout=None, config_label=None, user_data=None):
-    """Bottlerocket TOML: the user's settings, then the device-plugin partitioning tables."""
-    strategy, profiles = bottlerocket_settings(instance_types, config, layout, config_label)
+def bottlerocket_sharing(sharing_spec, mig):
+    """TOML lines of Bottlerocket's device-sharing settings, or UserDataError naming what it cannot express.
+
+    Settings (bottlerocket.dev, "kubelet-device-plugins" settings, 1.26.x-1.54.x): ``device-sharing-strategy``
+    (``time-slicing`` | ``mps``), ``time-slicing.replicas``, ``time-slicing.rename-by-default``,
+    ``time-slicing.fail-requests-greater-than-one``; ``mps.replicas``, ``mps.rename-by-default`` (1.54.x). One value
+    for every GPU of the node: no resource list. Every boolean is written so that Bottlerocket's defaults never decide.
+    """
+    shared = sharing.parse(sharing_spec)
+    if shared.resources is not None and shared.resources != (sharing.GPU_RESOURCE,):
+        raise UserDataError("Bottlerocket cannot express sharing.resources %s: its settings replicate %s of every GPU, "
+                            "with no resource list" % (", ".join(shared.resources), sharing.GPU_RESOURCE))
+    if mig:
+        raise UserDataError("Bottlerocket cannot express sharing on MIG devices: its documented time-slicing settings "
+                            "replicate whole GPUs only (and the device plugin refuses MPS on MIG); use the AL2023 AMI "
+                            "family with the device_plugin role's configs, or whole GPUs")
+    if shared.mode == "mps":
+        if shared.fail_requests_greater_than_one:
+            raise UserDataError("Bottlerocket cannot express fail_requests_greater_than_one with MPS: it has only "
+                                "mps.replicas and mps.rename-by-default")
+        return ["", "[settings.kubelet-device-plugins.nvidia.mps]", "replicas = %d" % shared.replicas,
+                "rename-by-default = %s" % str(shared.rename_by_default).lower()]
+    return ["", "[settings.kubelet-device-plugins.nvidia.time-slicing]", "replicas = %d" % shared.replicas,
+            "rename-by-default = %s" % str(shared.rename_by_default).lower(),
+            "fail-requests-greater-than-one = %s" % str(shared.fail_requests_greater_than_one).lower()]
+
+
+def render_bottlerocket(instance_types, config=None, layout=None, config_label=None, user_data=None, sharing_spec=None):
+    """Bottlerocket TOML: the user's settings, then the device-plugin partitioning and sharing tables."""
+    try:
+        shared = sharing.parse(sharing_spec)
+    except sharing.SharingError as exc:
+        raise UserDataError(str(exc))
+    if shared is not None and config is None and layout is None:
+        for name in _instance_types(instance_types):
+            try:
+                sharing.node_capacity(name, shared)
+            except sharing.SharingError as exc:
+                raise UserDataError("%s: %s" % (name, exc))
+        strategy, profiles = None, {}
+    else:
+        strategy, profiles = bottlerocket_settings(instance_types, config, layout, config_label)
     user = str(user_data or "")
     if re.search(r"kubelet-device-plugins", user):
         raise UserDataError("user_data already sets settings.kubelet-device-plugins; remove those settings (they are "
-                            "rendered from the MIG config) or write the user data yourself")
-    lines = ["[settings.kubelet-device-plugins.nvidia]", 'device-partitioning-strategy = "%s"' % strategy]
+                            "rendered from the MIG config and the sharing) or write the user data yourself")
+    lines = ["[settings.kubelet-device-plugins.nvidia]"]
+    if strategy is not None:
+        lines.append('device-partitioning-strategy = "%s"' % strategy)
+    if shared is not None:
+        lines.append('device-sharing-strategy = "%s"' % shared.mode)
     if profiles:
         lines += ["", "[settings.kubelet-device-plugins.nvidia.mig.profile]"]
         lines += ['"%s" = "%s"' % (key, profile) for key, profile in profiles.items()]
+    if shared is not None:
+        lines += bottlerocket_sharing(shared, strategy == "mig")
     ours = "\n".join(lines) + "\n"
     text = (user.rstrip("\n") + "\n\n" + ours) if user.strip() else ours
     check_size(text)
@@ -404,16 +450,23 @@ def render_bottlerocket(instance_types, config=None, layout=None, config_label=N
 
 
 def render(instance_types, ami_family="AL2023", config=None, layout=None, config_label=None, applier_url=None,
-           applier_sha256=None, taints=(), user_data=None, label=None):
+           applier_sha256=None, taints=(), user_data=None, label=None, sharing_spec=None):
     """User data for ``ami_family`` (AL2023 or Bottlerocket) that partitions every GPU like the overlay promises.
 
     ``label`` names the config in the AL2023 layout file (default: ``config`` when it is a label).
+    ``sharing_spec`` (the ``sharing`` dict): Bottlerocket renders its device-sharing settings; on AL2023 the device
+    plugin's config map does the sharing (node label ``nvidia.com/device-plugin.config``), so the user data only
+    partitions, and sharing without a MIG layout is an error (there is nothing for the user data to do).
     """
     if ami_family == "AL2023":
+        if sharing_spec is not None and config is None and layout is None:
+            raise UserDataError("AL2023 user data does not configure the device plugin: sharing on AL2023 comes from the "
+                                "device plugin's named config (label %s, device_plugin role); drop the user data or use "
+                                "Bottlerocket" % sharing.CONFIG_LABEL)
         return render_al2023(instance_types, applier_url, applier_sha256, config=config, layout=layout,
                              config_label=config_label, taints=taints, user_data=user_data, label=label)
     if ami_family == "Bottlerocket":
         return render_bottlerocket(instance_types, config=config, layout=layout, config_label=config_label,
-                                   user_data=user_data)
+                                   user_data=user_data, sharing_spec=sharing_spec)
     raise UserDataError("ami_family must be one of %s, got %r (AL2 has no AMIs after Kubernetes 1.32; Custom AMIs "
                         "must run the applier themselves)" % (", ".join(AMI_FAMILIES), ami_family))
