@@ -6,8 +6,8 @@
 DCGM and its exporter are DaemonSets: the drain skips them, they keep the GPU open and the driver refuses the change
 ("In use by another client"). The role sets their node labels (nvidia.com/gpu.deploy.*) to paused-for-mig-change
 around the change and back to true after it, also when it fails. The witness is the nvidia-smi the role runs: a
-wrapper that records the Node's labels, read from the API server, at every MIG create before handing over to the
-simulator.
+wrapper that records the Node's labels, read from the real kube-apiserver with kubectl, at every MIG create before
+handing over to the simulator.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -21,41 +21,39 @@ import pytest
 
 kubernetes = pytest.importorskip("kubernetes")
 
-from ansible_collections.gpu_slicing.eks.tests.support.kube_emulator import KubeEmulator, fixture_scope  # noqa: E402
 from ansible_collections.gpu_slicing.eks.tests.unit.roles import test_mig_partition_preflight as preflight  # noqa: E402
 
 NODE, node, run_role = preflight.NODE, preflight.node, preflight.run_role
-gpu = preflight.gpu  # the preflight tests' pytest fixture (a simulated GPU), shared by name
+gpu, cluster = preflight.gpu, preflight.cluster  # the preflight tests' pytest fixtures, shared by name
 
 DCGM = "nvidia.com/gpu.deploy.dcgm-exporter"
 GFD = "nvidia.com/gpu.deploy.gpu-feature-discovery"
 WITNESS = """#!/bin/sh
 case " $* " in
-  *" -cgi "*) "{python}" -c 'import json, sys, urllib.request
-node = json.load(urllib.request.urlopen(sys.argv[1]))
-open(sys.argv[2], "a").write(json.dumps(node["metadata"].get("labels", {{}})) + "\\n")' "{url}" "{log}" ;;
+  *" -cgi "*) "{kubectl}" --kubeconfig "{kubeconfig}" get node "{node}" -o json | "{python}" -c 'import json, sys
+node = json.load(sys.stdin)
+open(sys.argv[1], "a").write(json.dumps(node["metadata"].get("labels", {{}})) + "\\n")' "{log}" ;;
 esac
 exec "{real}" "$@"
 """
 
 
-@pytest.fixture(scope=fixture_scope)
-def kube():
-    labels = {DCGM: "true", "nvidia.com/gpu.deploy.dcgm": "false", GFD: "true"}
-    with KubeEmulator(nodes=[{"metadata": {"name": NODE, "labels": labels}}]) as emulator:
-        yield emulator
+@pytest.fixture
+def kube(cluster):
+    with preflight.node_on(cluster, {DCGM: "true", "nvidia.com/gpu.deploy.dcgm": "false", GFD: "true"}) as running:
+        yield running
 
 
 def test_gpu_clients_are_paused_during_the_change_and_resumed_after(tmp_path, kube, gpu):
     dummy, real = gpu
     log = tmp_path / "labels-at-create.jsonl"
     witness = tmp_path / "nvidia-smi-witness"
-    witness.write_text(WITNESS.format(python=sys.executable, url="%s/api/v1/nodes/%s" % (kube.url, NODE), log=log,
-                                      real=real))
+    witness.write_text(WITNESS.format(python=sys.executable, kubectl=kube.bin_dir / "kubectl", kubeconfig=kube.kubeconfig,
+                                      node=NODE, log=log, real=real))
     witness.chmod(0o755)
     proc = run_role(tmp_path, kube, str(witness), mig_partition_pause_timeout=5)
     out = " ".join((proc.stdout + proc.stderr).split())
-    # the emulator has no device plugin pod, so the rollout fails after the change; the labels must come back anyway
+    # no device plugin DaemonSet runs here, so the rollout fails after the change; the labels must come back anyway
     assert "No device plugin pod" in out, out
     seen = [json.loads(line) for line in log.read_text().splitlines()]
     assert seen, "no MIG create ran: %s" % out

@@ -4,7 +4,8 @@
 """mig_partition validates everything before the first cordon (issue 15 items 3 and 12).
 
 The role runs in a real ansible-playbook on localhost: the nvidia-smi simulator plays one H100 with MIG enabled and
-2x 3g.40gb (so all-1g.10gb needs a rollout), the Kubernetes API emulator holds its Node. A persist_path that cannot
+2x 3g.40gb (so all-1g.10gb needs a rollout), its Node is on the real kube-apiserver (tests/support/control_plane.py,
+with the kubelet stand-in). A persist_path that cannot
 be written used to be found only by the rollout's nvidia_mig, after the cordon and the drain: the node stayed
 cordoned and marked failed. Now the role must fail with the node untouched.
 """
@@ -13,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
 import json
 import os
 import subprocess
@@ -22,8 +24,7 @@ import pytest
 
 kubernetes = pytest.importorskip("kubernetes")
 
-from ansible_collections.gpu_slicing.eks.tests.support import collections_root  # noqa: E402
-from ansible_collections.gpu_slicing.eks.tests.support.kube_emulator import KubeEmulator, fixture_scope  # noqa: E402
+from ansible_collections.gpu_slicing.eks.tests.support import collections_root, control_plane  # noqa: E402
 
 # the ansible_collections tree this test was imported from (build/collections, or ansible-test's tree)
 COLLECTIONS_ROOT = collections_root()
@@ -32,10 +33,28 @@ SIM_CTL = os.path.join(COLLECTION, "tests", "simulators", "nvidia-smi-sim")
 NODE = "ip-10-0-0-1.ec2.internal"
 
 
-@pytest.fixture(scope=fixture_scope)
-def kube():
-    with KubeEmulator(nodes=[{"metadata": {"name": NODE}}]) as emulator:
-        yield emulator
+@pytest.fixture(scope="module")
+def cluster():
+    with control_plane.cluster() as running:
+        yield running
+
+
+@contextlib.contextmanager
+def node_on(cluster, labels=None):
+    """The Node ``NODE`` (with ``labels``) registered by a kubelet stand-in, for one test holding the shared cluster."""
+    with control_plane.exclusive(cluster):
+        cluster.api.request("DELETE", "/api/v1/nodes/%s" % NODE)
+        try:
+            with control_plane.KubeletStandIn(cluster.api, [{"metadata": {"name": NODE, "labels": dict(labels or {})}}]):
+                yield cluster
+        finally:
+            cluster.api.request("DELETE", "/api/v1/nodes/%s" % NODE)
+
+
+@pytest.fixture
+def kube(cluster):
+    with node_on(cluster) as running:
+        yield running
 
 
 @pytest.fixture
