@@ -79,6 +79,25 @@ options:
       - Lower-case letters, digits and V(-), at most 50 characters.
     type: str
     default: mig-plan
+  time_slicing:
+    description:
+      - Also propose time-slicing whole GPUs of instance types without MIG (g4dn T4, g5 A10G, g6 L4, g6e L40S, p3
+        V100), often cheaper, in RV(time_slicing). The MIG plan is returned as before; nothing is chosen for you.
+      - Each demanded slice becomes one pod requesting one shared C(nvidia.com/gpu). Time-slicing enforces no memory
+        limit, so the sizing assumes each workload uses at most the memory of the slice it replaces and puts
+        C(GPU memory // largest slice memory) replicas on a GPU (a 24 GB A10G holds two C(1g.10gb) workloads); a GPU
+        that cannot hold two is listed as not feasible.
+      - "Isolation, in RV(isolation) and RV(time_slicing.isolation): MIG isolates memory, compute and faults in
+        hardware; time-slicing isolates nothing (one workload that allocates too much memory or crashes the GPU hurts
+        every workload on it); MPS (not proposed here) limits memory and compute per client but shares one fault
+        domain."
+    type: bool
+    default: false
+  time_slicing_candidates:
+    description:
+      - Instance types without MIG to consider with O(time_slicing=true); default every priced one of the catalog.
+    type: list
+    elements: str
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -372,6 +391,51 @@ optimality:
       type: int
       returned: success
       sample: 0
+isolation:
+  description: What the MIG plan isolates (one line).
+  returned: success
+  type: str
+  sample: "MIG: memory, compute and faults isolated in hardware (each slice has its own memory and fault domain)"
+time_slicing:
+  description:
+    - The time-slicing alternative on GPUs without MIG, with O(time_slicing=true).
+  returned: when O(time_slicing=true)
+  type: dict
+  contains:
+    slices:
+      description: Shared GPUs needed (one per demanded slice, headroom included).
+      type: int
+      returned: success
+      sample: 22
+    largest_slice_gb:
+      description: Memory of the largest demanded slice (GB), the per-workload memory the sizing assumes.
+      type: int
+      returned: success
+      sample: 10
+    assumption:
+      description: The sizing assumption in words.
+      type: str
+      returned: success
+    isolation:
+      description: What time-slicing isolates (nothing), in words.
+      type: str
+      returned: success
+    cheaper_than_mig:
+      description: Whether the cheapest feasible option costs less per hour than the MIG plan (null when a cost is unknown).
+      type: bool
+      returned: success
+      sample: true
+    options:
+      description:
+        - One entry per candidate, cheapest feasible first, with C(instance_type), C(gpu_model), C(feasible) and either
+          C(reason) or C(replicas_per_gpu), C(nodes), C(hourly_cost), C(sharing) (the M(gpu_slicing.eks.karpenter_nodepool)
+          O(gpu_slicing.eks.karpenter_nodepool#module:sharing) dict), C(capacity) (one node's advertised resources) and
+          C(settings) (karpenter_nodepool options).
+      type: list
+      elements: dict
+      returned: success
+      sample: [{"instance_type": "g6e.xlarge", "gpu_model": "l40s-48gb", "feasible": true, "replicas_per_gpu": 4,
+                "nodes": 6, "hourly_cost": 11.166, "capacity": {"nvidia.com/gpu": 4}}]
 alternatives:
   description: Every candidate GPU model, with its best plan or why it cannot serve the demand.
   returned: success
@@ -384,7 +448,9 @@ alternatives:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import sharing
 from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import sizing
+from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import sizing_sharing
 
 
 def main():
@@ -396,6 +462,8 @@ def main():
             headroom=dict(type="float", default=0),
             objective=dict(type="str", choices=list(sizing.OBJECTIVES), default="gpus"),
             name=dict(type="str", default=sizing.DEFAULT_NAME),
+            time_slicing=dict(type="bool", default=False),
+            time_slicing_candidates=dict(type="list", elements="str"),
         ),
         supports_check_mode=True,
     )
@@ -403,6 +471,18 @@ def main():
     try:
         result = sizing.size_fleet(params["demand"], candidates=params["candidates"], strategy=params["strategy"],
                                    headroom=params["headroom"], objective=params["objective"], name=params["name"])
+        result["isolation"] = sharing.isolation("mig")
+        if params["time_slicing"]:
+            shared = sizing_sharing.time_slicing_options(params["demand"], headroom=params["headroom"],
+                                                         candidates=params["time_slicing_candidates"],
+                                                         name=params["name"] + "-ts")
+            result.setdefault("warnings", []).extend(shared.pop("warnings"))
+            feasible = [o for o in shared["options"] if o["feasible"]]
+            shared["cheaper_than_mig"] = (None if not feasible or result.get("hourly_cost") is None
+                                          else feasible[0]["hourly_cost"] < result["hourly_cost"])
+            result["time_slicing"] = shared
+        elif params["time_slicing_candidates"]:
+            raise sizing.SizingError("time_slicing_candidates needs time_slicing=true")
     except sizing.SizingError as exc:
         module.fail_json(msg=str(exc))
     except (MemoryError, RecursionError) as exc:  # bounded by sizing_demand.MAX_SLICES; never a bare "Module failed"

@@ -22,4 +22,4 @@ if [ -n "${main_core}" ] && [ "${core}" != "${main_core}" ]; then
 fi
 PYTHONPATH="${COLLECTIONS_ROOT}" "${PYTHON}" -m ansible_collections.gpu_slicing.eks.tests.support.karpenter_kwok build
 PYTHONPATH="${COLLECTIONS_ROOT}" "${PYTHON}" -m pytest -p no:cacheprovider --import-mode=importlib -v -rA \
-  test_karpenter_decides.py "$@"
+  test_karpenter_decides.py test_karpenter_sharing.py "$@"
