@@ -2,9 +2,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, gpu_slicing.eks contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""HTTP requests and wall time of karpenter_nodepool runs against the Kubernetes API emulator.
+"""HTTP requests and wall time of karpenter_nodepool runs against the real kube-apiserver.
 
-Runs the real module in-process (real argument parsing, real kubernetes client, HTTP to the emulator)
+Runs the real module in-process (real argument parsing, real kubernetes client, HTTPS to the real kube-apiserver
+of tests/support/control_plane.py: the session cluster when one runs, else a private one)
 for: create (NodePool + EC2NodeClass + 2 NodeOverlays), converged repeat, one-field update, check mode,
 delete. Requests are counted with a hook on the kubernetes client's REST layer (a measurement, not a
 stand-in: every request still goes over HTTP). Prints a Markdown section; --append adds it to
@@ -29,7 +30,7 @@ import kubernetes.client.rest
 
 from ansible_collections.gpu_slicing.eks.bench._results import run_module, write_section
 from ansible_collections.gpu_slicing.eks.plugins.modules import karpenter_nodepool
-from ansible_collections.gpu_slicing.eks.tests.support.kube_emulator import KubeEmulator
+from ansible_collections.gpu_slicing.eks.tests.support import control_plane
 
 START = "<!-- karpenter_nodepool bench: start -->"
 END = "<!-- karpenter_nodepool bench: end -->"
@@ -56,7 +57,7 @@ def main():
     kubernetes.client.rest.RESTClientObject.request = _counting_request
 
     rows = collections.OrderedDict()
-    with KubeEmulator() as kube:
+    with control_plane.cluster() as cluster, control_plane.exclusive(cluster) as kube:
         for round_index in range(options.rounds):
             pool = dict(name="bench-%d" % round_index, kubeconfig=kube.kubeconfig, gpu_names=["h100"], mig_config="all-1g.10gb",
                         node_overlay=True, weight=10, cluster_name="bench",
@@ -80,10 +81,10 @@ def main():
         "## karpenter_nodepool: API requests and time per run",
         "",
         "`bench/karpenter_bench.py --rounds %d` on %s, Python %s, %d CPUs (shared); module in-process, real kubernetes "
-        "client over HTTP to the kube emulator (kmock-based, CRD schema + CEL admission). Requests counted at the "
+        "client over HTTPS to the real kube-apiserver %s (tests/support/control_plane.py, Karpenter v1.14.1 CRDs). Requests counted at the "
         "client's REST layer; identical in every round. Times are wall clock with a 1-minute load average of %.1f "
         "(other engineers' jobs): compare request counts, not milliseconds."
-        % (options.rounds, time.strftime("%Y-%m-%d"), platform.python_version(), os.cpu_count(), os.getloadavg()[0]),
+        % (options.rounds, time.strftime("%Y-%m-%d"), platform.python_version(), os.cpu_count(), kube.version, os.getloadavg()[0]),
         "",
         "| run | changed | HTTP requests | by method | median ms | max ms |",
         "|---|---|---|---|---|---|",
@@ -93,7 +94,9 @@ def main():
         cells = (label, row["changed"], sum(row["requests"].values()), by_method,
                  statistics.median(row["times"]) * 1000, max(row["times"]) * 1000)
         lines.append("| %s | %s | %d | %s | %.0f | %.0f |" % cells)
-    lines += ["", "Every present run reads GET pool, LIST own overlays, GET class, then dry-runs the apply of all 4 objects "
+    lines += ["", "Every run first asks discovery whether NodeOverlay is served (one GET of karpenter.sh/v1alpha1: clusters "
+              "with Karpenter < 1.7 have no such CRD). Every present run then reads GET pool, LIST own overlays, GET class, "
+              "then dry-runs the apply of all 4 objects "
               "(PATCH dryRun=All: server admission before any write); only objects whose dry-run answer differs from the "
               "live object are applied for real. So a converged run writes nothing, an update writes one object.", ""]
     lines.append(END)

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, gpu_slicing.eks contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Timings of the Kubernetes API emulator (start, admission, HTTP round trips with the real client).
+"""Timings of the Kubernetes API emulator (start, admission, HTTP round trips with the real client): the demo's
+fallback where Go cannot be had, not a claim about Kubernetes.
 
 Run from the checkout:  PYTHONPATH=build/collections .venv/bin/python bench/kube_emulator_bench.py [--write]
 ``--write`` replaces the "Kubernetes API emulator" section of bench/RESULTS.md.
@@ -23,6 +24,9 @@ from ansible_collections.gpu_slicing.eks.tests.support.kube_emulator.admission i
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
 TITLE = "## Kubernetes API emulator"
+LABEL = ("Timings of the emulator itself, the demo's fallback where Go cannot be had: no claim about Kubernetes rests on them "
+         "(Kubernetes behaviour is measured and tested on the real kube-apiserver; the emulator is held to its answers by "
+         "tests/unit/support/test_kube_conformance*.py).")
 NODEPOOL = {"apiVersion": "karpenter.sh/v1", "kind": "NodePool", "metadata": {"name": "np"},
             "spec": {"weight": 10, "limits": {"nvidia.com/gpu": 64},
                      "disruption": {"consolidationPolicy": "WhenEmpty", "consolidateAfter": "5m", "budgets": [{"nodes": "1"}]},
@@ -97,7 +101,7 @@ def main():
         for label, result in measures:
             rows.append((label, "%.2f ms median, %.2f ms p95 (n=%d)" % (result["median_ms"], result["p95_ms"], result["n"])))
 
-    section = [TITLE, "",
+    section = [TITLE, "", LABEL, "",
                "`bench/kube_emulator_bench.py`, %s, Python %s, %d CPUs shared with other jobs (load matters: numbers are indicative)." % (
                    time.strftime("%Y-%m-%d"), platform.python_version(), os.cpu_count()),
                "Client: kubernetes %s over HTTP on 127.0.0.1." % kubernetes.__version__, "",

@@ -466,6 +466,23 @@ def seed_nodes(api, nodes, manager="kubelet-stand-in"):
     return stored
 
 
+def service_account_token(api, name, namespace="default", cluster_role="cluster-admin", seconds=3600):
+    """A bearer token the API server accepts: ServiceAccount ``name`` bound to ``cluster_role``, token from TokenRequest."""
+    status, answer = api.request("POST", "/api/v1/namespaces/%s/serviceaccounts" % namespace, {
+        "apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name}})
+    if status not in (201, 409):
+        raise ControlPlaneError("create ServiceAccount %s: HTTP %d %s" % (name, status, answer))
+    api.apply("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/%s" % name, {
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": cluster_role},
+        "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}]})
+    status, answer = api.request("POST", "/api/v1/namespaces/%s/serviceaccounts/%s/token" % (namespace, name), {
+        "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": seconds}})
+    if status != 201:
+        raise ControlPlaneError("TokenRequest for %s: HTTP %d %s" % (name, status, answer))
+    return answer["status"]["token"]
+
+
 class KubeletStandIn:
     """What the kubelets of ``nodes`` would write, for a cluster without kubelets.
 

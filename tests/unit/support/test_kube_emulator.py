@@ -24,7 +24,7 @@ pytest.importorskip("kmock")
 from kubernetes.client import ApiException  # noqa: E402
 
 from ansible_collections.gpu_slicing.eks.tests.support.kube_emulator import KubeEmulator  # noqa: E402
-from ansible_collections.gpu_slicing.eks.tests.support.kube_emulator import launcher  # noqa: E402
+from ansible_collections.gpu_slicing.eks.tests.support.kube_emulator import admission, launcher  # noqa: E402
 from ansible_collections.gpu_slicing.eks.tests.unit.support.kube_backends import nodepool  # noqa: E402
 
 GPU_NODE = {"metadata": {"name": "gpu-1", "labels": {"node.kubernetes.io/instance-type": "p5.48xlarge", "nvidia.com/gpu.present": "true",
@@ -141,3 +141,14 @@ def test_launched_server_exits_when_its_parent_dies(tmp_path):
         time.sleep(0.2)
     os.kill(pid, 15)
     pytest.fail("the emulator (pid %d) outlived its parent" % pid)
+
+
+def test_every_installed_crd_rule_compiles():
+    # the fallback enforces every CEL rule of the bundled CRDs (none skipped); whether it answers as the real server
+    # is test_kube_conformance_admission.py's job
+    pytest.importorskip("celpy")
+    for crd in launcher.load_crds(launcher.default_crds()):
+        for version in crd["spec"]["versions"]:
+            checker = admission.SchemaAdmission(crd["metadata"]["name"], version["name"], version["schema"]["openAPIV3Schema"])
+            skipped = [(r.location(), r.skip_reason) for r in checker.rules if not r.enforced]
+            assert skipped == []

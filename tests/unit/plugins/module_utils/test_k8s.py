@@ -1,125 +1,119 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, gpu_slicing.eks contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""_k8s: retries, dry run and errors against a real HTTP server that misbehaves on purpose; auth env fallbacks."""
+"""_k8s against the real kube-apiserver (tests/support/control_plane.py, Karpenter v1.14.1 CRDs): what the server
+answers (201 for an apply that creates, 404, 422 with its message, dryRun=All storing nothing, a real bearer token),
+and retries of 5xx/429 injected by tests/support/fault_proxy.py in front of it; auth env fallbacks."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
-
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
 kubernetes = pytest.importorskip("kubernetes")
 
 from ansible_collections.gpu_slicing.eks.plugins.module_utils import _k8s as k8s  # noqa: E402
+from ansible_collections.gpu_slicing.eks.tests.support import control_plane, fault_proxy  # noqa: E402
+from ansible_collections.gpu_slicing.eks.tests.unit import kube_fixtures  # noqa: E402
 
-POOL = {"apiVersion": "karpenter.sh/v1", "kind": "NodePool", "metadata": {"name": "p", "resourceVersion": "7"}, "spec": {}}
+NAME = "k8s-client-p"
+POOL = {"apiVersion": "karpenter.sh/v1", "kind": "NodePool", "metadata": {"name": NAME},
+        "spec": {"template": {"spec": {"nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": "gpu"},
+                                       "requirements": []}}}}
+POOL_PATH = "/apis/karpenter.sh/v1/nodepools/%s" % NAME
 
 
-class Scripted(BaseHTTPRequestHandler):
-    """Answers with the next (status, body, headers) of ``script``; records method, path and query."""
-
-    script = []
-    seen = []
-    authorization = []
-
-    def _answer(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        body_in = self.rfile.read(length) if length else b""
-        type(self).seen.append((self.command, self.path, self.headers.get("Content-Type"), body_in))
-        type(self).authorization.append(self.headers.get("Authorization"))
-        status, body, headers = type(self).script.pop(0) if type(self).script else (500, {"message": "script exhausted"}, {})
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for key, value in headers.items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(data)
-
-    do_GET = do_PATCH = do_DELETE = _answer
-
-    def log_message(self, *args):
-        pass
+cluster, kube = kube_fixtures.cluster, kube_fixtures.kube  # shared pytest fixtures, by name
 
 
 @pytest.fixture
-def server():
-    Scripted.script, Scripted.seen, Scripted.authorization = [], [], []
-    httpd = HTTPServer(("127.0.0.1", 0), Scripted)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
+def proxy(kube, tmp_path):
+    with fault_proxy.FaultProxy(kube, workdir=tmp_path / "proxy") as running:
+        yield running
 
 
-def client(server, **kwargs):
-    configuration = k8s.build_configuration({"host": "http://127.0.0.1:%d" % server.server_port, "api_key": "t"})
+def client(kubeconfig, **kwargs):
     sleeps = []
     kwargs.setdefault("sleep", sleeps.append)
-    c = k8s.K8sClient(configuration=configuration, **kwargs)
-    return c, sleeps
+    return k8s.K8sClient(configuration=k8s.build_configuration({"kubeconfig": kubeconfig}), **kwargs), sleeps
 
 
-def test_retries_transient_statuses_with_bounded_backoff(server):
-    Scripted.script = [(503, {"message": "busy"}, {}), (429, {"message": "slow down"}, {"Retry-After": "2"}),
-                       (201, POOL, {})]
-    c, sleeps = client(server, max_delay=1.5)
+def live(kube):
+    status, answer = kube.api.request("GET", POOL_PATH)
+    return answer if status == 200 else None
+
+
+def test_retries_transient_statuses_with_bounded_backoff(proxy, kube):
+    proxy.fail("PATCH", "^%s\\?" % POOL_PATH, status=503, times=1)
+    proxy.fail("PATCH", "^%s\\?" % POOL_PATH, status=429, times=1, retry_after=2)
+    c, sleeps = client(proxy.kubeconfig, max_delay=1.5)
     answer = c.apply(k8s.NODEPOOL, POOL)
-    assert answer == POOL  # 201 from an apply that created the object is returned, not dropped
+    # the third attempt reached the server, which created the object and answered 201 (returned, not dropped)
+    assert answer["metadata"]["name"] == NAME and answer["metadata"]["uid"] == live(kube)["metadata"]["uid"]
+    assert [(status, injected) for _m, _t, status, injected in proxy.seen("PATCH", POOL_PATH)] == [(503, True), (429, True), (201, False)]
     assert c.requests == 3 and c.retries == 2
     assert len(sleeps) == 2 and all(0 <= s <= 1.5 for s in sleeps)
     assert sleeps[1] == 1.5  # Retry-After 2 s, capped at max_delay
-    method, path, content_type, body = Scripted.seen[-1]
-    assert (method, content_type) == ("PATCH", "application/apply-patch+yaml")
-    assert path.startswith("/apis/karpenter.sh/v1/nodepools/p?") and "fieldManager=gpu-slicing-eks" in path and "force=true" in path
-    assert "dryRun" not in path and json.loads(body)["metadata"]["name"] == "p"
-    assert Scripted.authorization == ["Bearer t"] * 3  # the api_key option reaches the server
+    target = proxy.seen("PATCH", POOL_PATH)[-1][1]
+    assert "fieldManager=gpu-slicing-eks" in target and "force=true" in target and "dryRun" not in target
+    managers = {(e["manager"], e["operation"]) for e in live(kube)["metadata"]["managedFields"]}
+    assert ("gpu-slicing-eks", "Apply") in managers  # a server-side apply, not a merge patch
 
 
-def test_gives_up_after_max_attempts_with_the_server_message(server):
-    Scripted.script = [(500, {"message": "etcd down"}, {})] * 3
-    c, sleeps = client(server, max_attempts=3)
+def test_gives_up_after_max_attempts_with_the_server_message(proxy):
+    proxy.fail("GET", "^%s$" % POOL_PATH, status=500, message="etcd down")
+    c, sleeps = client(proxy.kubeconfig, max_attempts=3)
     with pytest.raises(k8s.K8sError) as info:
-        c.get(k8s.NODEPOOL, "p")
-    assert info.value.status == 500 and "etcd down" in str(info.value) and "GET NodePool p" in str(info.value)
+        c.get(k8s.NODEPOOL, NAME)
+    assert info.value.status == 500 and "etcd down" in str(info.value) and "GET NodePool %s" % NAME in str(info.value)
     assert c.requests == 3 and len(sleeps) == 2
 
 
-def test_client_errors_are_not_retried_and_404_means_absent(server):
-    Scripted.script = [(404, {"message": "not found"}, {}), (422, {"message": "spec.weight: Invalid value"}, {}),
-                       (404, {"message": "gone"}, {})]
-    c, sleeps = client(server)
-    assert c.get(k8s.NODEOVERLAY, "x") is None
+def test_client_errors_are_not_retried_and_404_means_absent(kube):
+    c, sleeps = client(kube.kubeconfig)
+    assert c.get(k8s.NODEOVERLAY, "absent-overlay") is None
     with pytest.raises(k8s.K8sError) as info:
-        c.apply(k8s.NODEPOOL, POOL)
-    assert info.value.status == 422 and "spec.weight: Invalid value" in str(info.value)
-    assert c.delete(k8s.EC2NODECLASS, "y") is False
+        c.apply(k8s.NODEPOOL, dict(POOL, spec=dict(POOL["spec"], weight=101)))
+    assert info.value.status == 422 and "spec.weight" in str(info.value) and "less than or equal to 100" in str(info.value)
+    assert c.delete(k8s.EC2NODECLASS, "absent-class") is False
     assert c.requests == 3 and sleeps == []
 
 
-def test_dry_run_is_sent_on_every_write(server):
-    Scripted.script = [(200, POOL, {}), (200, {"kind": "Status", "status": "Success"}, {})]
-    c, _sleeps = client(server, dry_run=True)
-    c.apply(k8s.NODEPOOL, POOL)
-    assert c.delete(k8s.NODEPOOL, "p") is True
-    assert all("dryRun=All" in path for _m, path, _c, _b in Scripted.seen)
+def test_dry_run_is_sent_on_every_write_and_stores_nothing(kube, proxy):
+    c, _sleeps = client(proxy.kubeconfig, dry_run=True)
+    answer = c.apply(k8s.NODEPOOL, POOL)
+    assert answer["spec"]["disruption"]["consolidateAfter"] == "0s"  # the server's defaults came back ...
+    assert live(kube) is None  # ... and nothing was stored
+    status, _created = kube.api.request("POST", "/apis/karpenter.sh/v1/nodepools", POOL)
+    assert status == 201
+    assert c.delete(k8s.NODEPOOL, NAME) is True
+    assert live(kube) is not None  # a dry-run delete leaves it
+    writes = [t for m, t, _s, _i in proxy.log if m in ("PATCH", "DELETE")]
+    assert len(writes) == 2 and all("dryRun=All" in t for t in writes)
 
 
-def test_wait_for_condition_times_out_with_last_condition(server):
-    not_ready = dict(POOL, status={"conditions": [{"type": "Ready", "status": "False", "reason": "NodeClassNotReady",
-                                                   "message": "EC2NodeClass gpu not ready"}]})
-    Scripted.script = [(200, not_ready, {})] * 3
-    c, _sleeps = client(server)
+def test_bearer_token_reaches_the_server(kube):
+    token = control_plane.service_account_token(kube.api, "gpu-slicing-k8s-client")
+    ca = kube.record["pki"]["ca.crt"] if hasattr(kube, "record") else kube.session_record()["pki"]["ca.crt"]
+    configuration = k8s.build_configuration({"host": kube.server, "api_key": token, "ca_cert": ca})
+    c = k8s.K8sClient(configuration=configuration)
+    assert c.apply(k8s.NODEPOOL, POOL)["metadata"]["name"] == NAME  # only the token authenticates this client
+    bad = k8s.K8sClient(configuration=k8s.build_configuration({"host": kube.server, "api_key": token + "x", "ca_cert": ca}))
+    with pytest.raises(k8s.K8sError) as info:
+        bad.get(k8s.NODEPOOL, NAME)
+    assert info.value.status == 401
+
+
+def test_wait_for_condition_times_out_with_last_condition(kube):
+    assert kube.api.request("POST", "/apis/karpenter.sh/v1/nodepools", POOL)[0] == 201
+    kube.api.apply(POOL_PATH, {"apiVersion": "karpenter.sh/v1", "kind": "NodePool", "metadata": {"name": NAME}, "status": {"conditions": [
+        {"type": "Ready", "status": "False", "reason": "NodeClassNotReady", "message": "EC2NodeClass gpu not ready",
+         "lastTransitionTime": "2026-11-30T00:00:00Z"}]}}, manager="karpenter-stand-in", subresource="/status")
+    c, _sleeps = client(kube.kubeconfig)
     ticks = iter([0, 0, 5, 11])
     with pytest.raises(k8s.K8sError) as info:
-        c.wait_for_condition(k8s.NODEPOOL, "p", timeout=10, clock=lambda: next(ticks))
+        c.wait_for_condition(k8s.NODEPOOL, NAME, timeout=10, interval=0, clock=lambda: next(ticks))
     assert "NodeClassNotReady" in str(info.value) and "timed out after 10s" in str(info.value)
 
 

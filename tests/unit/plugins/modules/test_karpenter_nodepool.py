@@ -18,7 +18,7 @@ import pytest
 jsonschema = pytest.importorskip("jsonschema")
 kubernetes = pytest.importorskip("kubernetes")
 
-from ansible_collections.gpu_slicing.eks.tests.support import control_plane  # noqa: E402
+from ansible_collections.gpu_slicing.eks.tests.unit import kube_fixtures  # noqa: E402
 from ansible_collections.gpu_slicing.eks.tests.unit.plugins.modules.karpenter_helpers import crd_schema, run_module  # noqa: E402
 
 GROUPS = {
@@ -61,17 +61,7 @@ CAPACITY_TABLE = [
 ]
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    with control_plane.cluster() as running:
-        yield running
-
-
-@pytest.fixture
-def kube(cluster):
-    """The cluster, held by this test alone and without Karpenter objects (the session cluster is shared)."""
-    with control_plane.exclusive(cluster):
-        yield cluster
+cluster, kube = kube_fixtures.cluster, kube_fixtures.kube  # shared pytest fixtures, by name
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ import yaml
 kubernetes = pytest.importorskip("kubernetes")
 
 from ansible_collections.gpu_slicing.eks.tests.support import control_plane, fault_proxy  # noqa: E402
+from ansible_collections.gpu_slicing.eks.tests.unit import kube_fixtures  # noqa: E402
 from ansible_collections.gpu_slicing.eks.tests.unit.plugins.modules.karpenter_helpers import (  # noqa: E402
     Tripwire, run_module, write_kubeconfig)
 from ansible_collections.gpu_slicing.eks.tests.unit.plugins.modules.test_karpenter_nodepool import (  # noqa: E402
@@ -33,17 +34,7 @@ from ansible_collections.gpu_slicing.eks.tests.unit.plugins.modules.test_karpent
 WITHOUT_OVERLAYS = tuple(path for path in control_plane.DEFAULT_CRDS if "nodeoverlays" not in os.path.basename(path))
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    with control_plane.cluster() as running:
-        yield running
-
-
-@pytest.fixture
-def kube(cluster):
-    """The session cluster, held by this test alone and without Karpenter objects (it is shared)."""
-    with control_plane.exclusive(cluster):
-        yield cluster
+cluster, kube = kube_fixtures.cluster, kube_fixtures.kube  # shared pytest fixtures, by name
 
 
 @pytest.fixture(scope="module")
@@ -194,26 +185,10 @@ def test_proxy_password_never_reaches_the_result(cluster):
     assert result["invocation"]["module_args"]["proxy"] == "http://operator:********@127.0.0.1:9"
 
 
-def service_account_token(kube, name):
-    """A real bearer token the API server accepts: a ServiceAccount bound to cluster-admin, token from TokenRequest."""
-    api = kube.api
-    status, answer = api.request("POST", "/api/v1/namespaces/default/serviceaccounts", {
-        "apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name}})
-    assert status in (201, 409), answer
-    api.apply("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/%s" % name, {
-        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": name},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
-        "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": "default"}]})
-    status, answer = api.request("POST", "/api/v1/namespaces/default/serviceaccounts/%s/token" % name, {
-        "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": 3600}})
-    assert status == 201, answer
-    return answer["status"]["token"]
-
-
 def test_kubeconfig_dict_hides_only_its_secrets(kube):
     with open(kube.kubeconfig) as handle:
         config = yaml.safe_load(handle)
-    token = service_account_token(kube, "gpu-slicing-dict-config")
+    token = control_plane.service_account_token(kube.api, "gpu-slicing-dict-config")
     config["users"][0]["user"] = {"token": token}  # the only credential: the server accepts it, the result hides it
     result = run_module(pool_args(config, "dict-config"))
     assert result["changed"] is True, result
