@@ -15,7 +15,10 @@ and bench/site_bench.py):
               prints which); a fake device plugin publishes nvidia.com/* resources from each node's nvidia-smi
 
 Then `ansible-playbook playbooks/site.yml` runs with the gpu_slicing.eks.gpu_nodes inventory plugin pointed at
-moto, a progress line per stage, the verification report at the end. Everything is torn down on exit,
+moto, a progress line per stage, the verification report at the end. Last, the scale-up loop (`run_scale_up`,
+unless --skip-scale-up): pending pods requesting MIG slices, the real Karpenter (kwok provider) on a private control
+plane, a fresh simulated GPU host per NodeClaim that runs the pool's AL2023 userData shell part, the real scheduler
+binding the pods (tests/support/scale_up_bridge.py), each stage with its timing. Everything is torn down on exit,
 Ctrl-C or SIGTERM; leftovers of a killed run are removed by name at the next start.
 
     PYTHONPATH=build/collections .venv/bin/python demo/run_demo.py [--workdir DIR] [--rerun] [--ssh-hosts MODE]
@@ -24,6 +27,7 @@ Ctrl-C or SIGTERM; leftovers of a killed run are removed by name at the next sta
 from __future__ import absolute_import, division, print_function
 
 import argparse
+import getpass
 import os
 import sys
 import time
@@ -149,6 +153,8 @@ def run(args):
         print("This ran against stand-ins (moto, %s, the nvidia-smi simulator behind %s SSH hosts), not real GPUs."
               % ("a real kube-apiserver %s without kubelets" % world.kube_version if world.kube_mode == "control-plane"
                  else "the Kubernetes API emulator", mode))
+        if not args.skip_scale_up:
+            return run_scale_up(progress, workdir, mode, world.kube_mode)
         return 0
     finally:
         sys.stdout.write("[%5.1fs] tearing down (stand-ins, Kubernetes, moto, SSH hosts) ... "
@@ -159,10 +165,75 @@ def run(args):
         print("[%5.1fs] total" % (time.monotonic() - progress.start))
 
 
+# ---------------------------------------------------------------------------------------------- scale-up loop
+
+SCALE_UP_POOL = dict(name="p5-mig-1g", instance_types=["p5.48xlarge"], mig_config="all-1g.10gb", mig_strategy="mixed")
+SCALE_UP_RESOURCE = "nvidia.com/mig-1g.10gb"
+SCALE_UP_PODS = 60
+
+
+def run_scale_up(progress, workdir, ssh_mode, kube_mode):
+    """Pending MIG pods -> real Karpenter -> booted, partitioned GPU hosts -> bound pods (tests/support/scale_up_bridge.py).
+
+    Its own private control plane and Karpenter (Karpenter acts on every pending pod of a cluster), the stages with
+    their timings. Returns the exit status: 0 when every pod was bound on Nodes whose resources equal the overlay.
+    """
+    from ansible_collections.gpu_slicing.eks.tests.support import karpenter_kwok, scale_up_bridge  # pylint: disable=import-outside-toplevel
+    print("\n" + "=" * 100)
+    print("Scale-up loop: %d pending pods requesting %s -> real Karpenter -> a fresh SIMULATED GPU host per NodeClaim runs "
+          "the pool's AL2023 userData shell part -> real kube-scheduler" % (SCALE_UP_PODS, SCALE_UP_RESOURCE))
+    if kube_mode != "control-plane":
+        print("scale-up loop NOT run: Karpenter needs the real control plane, this machine has the emulator only")
+        return 0
+    progress.stage("Karpenter %s (kwok provider): find or build the binary" % karpenter_kwok.karpenter_version())
+    try:
+        karpenter_kwok.ensure_binary(log=progress.line)
+    except karpenter_kwok.BuildError as exc:
+        progress.line("scale-up loop NOT run: %s" % exc)
+        return 1
+    progress.done()
+    user = "root" if ssh_mode == "netns" else getpass.getuser()
+    loop = scale_up_bridge.ScaleUpLoop(os.path.join(workdir, "scale-up"), SCALE_UP_POOL, ssh_mode=ssh_mode, log=progress.line)
+    try:
+        progress.stage("private control plane + Karpenter + pool %s (karpenter_nodepool, NodeOverlay)" % SCALE_UP_POOL["name"])
+        loop.start()
+        progress.done()
+        for stage in loop.setup:
+            progress.line("%-30s %6.1fs  %s" % (stage.name, stage.seconds, stage.detail))
+        progress.stage("%d pods requesting %s, following them through the loop" % (SCALE_UP_PODS, SCALE_UP_RESOURCE))
+        result = loop.run(SCALE_UP_RESOURCE, SCALE_UP_PODS)
+        progress.done()
+        for stage in result["stages"]:
+            progress.line("+%5.1fs  %-30s %s" % (stage.seconds, stage.name, stage.detail))
+        overlay = loop.production["overlays"]["p5.48xlarge"]
+        bad = []
+        for node in loop.core.list_node(label_selector="karpenter.sh/nodepool=%s" % SCALE_UP_POOL["name"]).items:
+            mismatch = scale_up_bridge.overlay_mismatch(node.status.allocatable, overlay)
+            progress.line("Node %s allocatable %s %s" % (node.metadata.name, ", ".join(
+                "%s=%s" % kv for kv in sorted(node.status.allocatable.items()) if kv[0].startswith("nvidia.com/")),
+                "== the NodeOverlay" if not mismatch else "DIFFERS from the NodeOverlay: %s" % mismatch))
+            bad.extend(mismatch)
+        claims = loop.nodeclaims()
+        progress.line("%d NodeClaims for %d pods at %d slices per node" % (len(claims), SCALE_UP_PODS, overlay[SCALE_UP_RESOURCE]))
+        print("The shell part ran over SSH as %s (%s hosts) with GPU_SLICING_ROOT=<node dir>/root, so every file it wrote is "
+              "under %s; a real AL2023 node runs it as root with no prefix. GPUs: the nvidia-smi simulator, not real GPUs; "
+              "EC2: kwok Node objects, no real boot." % (user, ssh_mode, os.path.join(workdir, "scale-up", "nodes")))
+        return 1 if bad else 0
+    except RuntimeError as exc:  # BridgeError, ControlPlaneError, KarpenterError, HostsError: one line, then teardown
+        progress.line("scale-up loop FAILED: %s" % exc)
+        return 1
+    finally:
+        errors = loop.stop()
+        if errors:
+            progress.line("scale-up loop teardown: %s" % "; ".join(errors))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", default=DEFAULT_WORKDIR, help="state, logs and the report (default: build/demo)")
     parser.add_argument("--rerun", action="store_true", help="run site.yml a second time and require changed=0")
+    parser.add_argument("--skip-scale-up", action="store_true",
+                        help="leave out the scale-up loop (pending MIG pods -> Karpenter -> booted GPU hosts)")
     stand_in.add_world_options(parser)
     args = parser.parse_args(argv)
     return stand_in.run_interruptible(run, args)

@@ -539,12 +539,12 @@ class ScaleUpLoop(object):
             done = [b for b in boots if "node_ready" in b.times or b.error]
             if boots and len(done) == len(boots) == len(claims) and booted is None:
                 booted = now
-                stages.append(Stage("hosts booted and partitioned", now - t0, "; ".join(
-                    "%s: part exit %d in %.1fs on %s" % (b.claim, b.rc if b.rc is not None else -1,
-                                                         b.times.get("partitioned", now) - b.times["boot_start"], b.host)
+                partitioned = max(b.times.get("partitioned", now) for b in boots)
+                stages.append(Stage("hosts booted and partitioned", partitioned - t0, "; ".join(
+                    "%s: part exit %s after %.1fs on %s" % (b.claim, b.rc, b.times.get("partitioned", now) - b.times["boot_start"], b.host)
                     for b in boots)))
-                ready = now
-                stages.append(Stage("Nodes ready with resources", now - t0, "; ".join(
+                ready = max(b.times.get("node_ready", now) for b in boots)
+                stages.append(Stage("Nodes ready with resources", ready - t0, "; ".join(
                     "%s: %s%s" % (b.node, ", ".join("%s=%d" % kv for kv in sorted((b.resources or {}).items())),
                                   (" TAINTED " + ",".join(t["key"] for t in b.taints)) if b.taints else "")
                     for b in boots)))
