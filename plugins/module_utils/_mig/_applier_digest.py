@@ -9,5 +9,5 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 APPLIER_FILE = 'roles/mig_partition/files/gpu-slicing-mig-apply.py'
-APPLIER_SHA256 = '85ee866fa4a40084822314a7e931b6863a0791fe83835027f5bedec59da128fb'
-APPLIER_SIZE = 77645
+APPLIER_SHA256 = '91d8ad19d5a97caec9d059e50682e22e3e17838ddeb48a825b0082a4c1201fc4'
+APPLIER_SIZE = 78021

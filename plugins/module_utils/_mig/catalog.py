@@ -182,7 +182,11 @@ GPU_MODELS = collections.OrderedDict(
     )
 )
 
-# vCPU / memory / on-demand us-east-1 price from karpenter.md section 4 (check live pricing).
+# GPU count / vCPU / memory from the Karpenter AWS provider's instance-types reference (website/content/en/v1.14/
+# reference/instance-types.md); on-demand Linux us-east-1 price (USD/hour) from its static fallback price table
+# (pkg/providers/pricing/zz_generated.pricing_aws.go, generated 2026-07-06), as collected in the team's karpenter.md
+# section 4 -- check live pricing. Also the GPUs without MIG (g4dn T4, g5 A10G, g6 L4, g6e L40S, p3 V100), which
+# time-slicing (sharing.py) and mig_plan's time-slicing alternative use.
 INSTANCE_TYPES = collections.OrderedDict(
     (t.name, t)
     for t in (

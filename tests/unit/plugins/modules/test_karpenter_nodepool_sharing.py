@@ -65,10 +65,10 @@ def test_gpu_limit_translated_for_shared_overlay():
 
 
 def test_bottlerocket_user_data_renders_time_slicing():
+    node_class = dict(name="br", role="r", ami_alias="bottlerocket@latest", subnet_selector_terms=[{"tags": {"a": "b"}}],
+                      security_group_selector_terms=[{"tags": {"a": "b"}}])
     p = params(instance_types=["g5.12xlarge"], sharing=dict(mode="time-slicing", replicas=10, rename_by_default=True),
-               mig_user_data=True, node_class=dict(name="br", role="r", ami_alias="bottlerocket@latest",
-                                                    subnet_selector_terms=[{"tags": {"a": "b"}}],
-                                                    security_group_selector_terms=[{"tags": {"a": "b"}}]))
+               mig_user_data=True, node_class=node_class)
     objects, _types, _cap = karpenter_nodepool.desired_objects(p)
     text = objects["ec2nodeclass"]["spec"]["userData"]
     assert 'device-sharing-strategy = "time-slicing"' in text
