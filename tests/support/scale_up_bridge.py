@@ -76,6 +76,7 @@ GPU_PREFIX = "nvidia.com/"
 # Karpenter's registration taint: already removed by Karpenter when the bridge writes the Node (kwok's Node
 # registered at launch), so the bridge does not put it back from the failure drop-in.
 REGISTRATION_TAINT_KEY = "karpenter.sh/unregistered"
+BATCH_IDLE, BATCH_MAX = "5s", "30s"
 
 
 class BridgeError(RuntimeError):
@@ -458,8 +459,11 @@ class ScaleUpLoop(object):
             self._stage("control plane", started, "kube-apiserver %s at %s" % (self.plane.version, self.plane.server))
 
             started = time.monotonic()
+            # Karpenter decides per batch of pending pods (BATCH_IDLE_DURATION after the last one, default 1s): pods
+            # created slowly on a busy machine split into two batches and an extra node for the stragglers. A wider
+            # idle window, as a cluster whose pods arrive slowly would set, keeps one batch per wave of pods.
             self.karpenter = kk.Karpenter(self.plane.kubeconfig, os.path.join(self.workdir, "karpenter"),
-                                          node_overlay=True).start()
+                                          node_overlay=True, batch_idle=BATCH_IDLE, batch_max=BATCH_MAX).start()
             self._stage("karpenter", started, "v%s kwok provider, %s" % (kk.karpenter_version().lstrip("v"),
                                                                          self.karpenter.feature_gates))
 
