@@ -52,11 +52,13 @@ def mig_capacity(instance_type, config=None, layout=None, strategy="mixed", conf
         raise AnsibleFilterError("mig_capacity: %s" % to_native(exc))
 
 
-def mig_plan(demand, candidates=None, strategy="mixed", headroom=0, objective="gpus", name=sizing.DEFAULT_NAME):
+def mig_plan(demand, candidates=None, strategy="mixed", headroom=0, objective="gpus", name=sizing.DEFAULT_NAME,
+             pool_limits=True, pool_weight=None):
     """The fleet-sizing result (same keys as the mig_plan module returns, plus ``warnings``)."""
     try:
         return sizing.size_fleet(_plain(demand), candidates=_plain(candidates), strategy=_plain(strategy),
-                                 headroom=_plain(headroom), objective=_plain(objective), name=_plain(name))
+                                 headroom=_plain(headroom), objective=_plain(objective), name=_plain(name),
+                                 pool_limits=_plain(pool_limits), pool_weight=_plain(pool_weight))
     except sizing.SizingError as exc:
         raise AnsibleFilterError("mig_plan: %s" % to_native(exc))
 

@@ -733,7 +733,7 @@ def translate_gpu_limit(limits, mig_capacity):
     translated = dict((key, val) for key, val in limits.items() if key != GPU_RESOURCE)
     for resource, ratio in sorted((per_gpu or {}).items()):
         translated.setdefault(resource, int(gpus * ratio))
-    added = ", ".join("%s: %s" % (key, translated[key]) for key in sorted(translated) if key not in limits)
+    added = ", ".join("%s: %s" % (key, translated[key]) for key in sorted(translated) if limits.get(key) != translated[key])
     message = ("limits: %s %d (physical GPUs) is set as %s, because Karpenter compares NodePool limits with the "
                "NodeOverlay capacity, in which %s of %s is %s" % (
                    GPU_RESOURCE, gpus, added or "the limits given for the MIG resources", GPU_RESOURCE, first,

@@ -79,6 +79,34 @@ options:
       - Lower-case letters, digits and V(-), at most 50 characters.
     type: str
     default: mig-plan
+  pool_limits:
+    description:
+      - Give each node kind's NodePool settings (C(limits) in RV(nodepools[].settings)) limits of exactly its planned capacity,
+        so that Karpenter buys the plan and no more.
+      - "Why: Karpenter v1.14.1 schedules a batch of pending pods greedily, NodePool by NodePool in weight order, and fills
+        the first pool that fits again and again; it does not count C(limits.nodes) down inside one batch. A plan with
+        several node kinds is therefore bought as more (or other) nodes than planned unless each pool is capped. The
+        limits that bind are those Karpenter compares with the NodeOverlay capacity: with O(strategy=mixed) the
+        overlay's MIG resources, planned nodes times one node's capacity (C(nvidia.com/mig-3g.40gb: 16) for 2 nodes of
+        8 x 3g.40gb); with O(strategy=single) C(nvidia.com/gpu) as the kind's physical GPUs, which
+        M(gpu_slicing.eks.karpenter_nodepool) translates into the slices of those GPUs (with a warning saying so)."
+      - "What you give up: the pools cannot grow beyond the plan. Pods beyond the planned capacity (a burst, demand
+        that grew, headroom used up) stay Pending with Karpenter's C(FailedScheduling) event C(exceed limits) until you
+        plan again. The limits also count nodes that already run in the pool. For bursts, keep V(true), give the plan
+        a O(pool_weight) and add an uncapped pool of lower weight for the overflow (Karpenter tries pools by weight,
+        then by name, later in the alphabet first), or set V(false)."
+      - V(false) leaves the pools uncapped (no C(limits) key); a plan with one node kind is then still bought as planned
+        for its demand, one with several node kinds usually is not.
+    type: bool
+    default: true
+  pool_weight:
+    description:
+      - NodePool C(weight) (1..100) put into every node kind's settings (C(weight) in RV(nodepools[].settings)); unset gives
+        no weight (Karpenter's lowest priority, 0).
+      - With O(pool_limits=true) the order in which Karpenter tries the plan's own pools does not change what it buys
+        (each pool is capped, and fewer nodes cannot hold the demand), so all node kinds get the same weight. It
+        matters against the other pools of the cluster that offer the same MIG resources, for example an overflow pool.
+    type: int
   time_slicing:
     description:
       - Also propose time-slicing whole GPUs of instance types without MIG (g4dn T4, g5 A10G, g6 L4, g6e L40S, p3
@@ -134,7 +162,7 @@ EXAMPLES = r"""
   delegate_to: localhost
   register: plan
 
-- name: Create the NodePools and NodeOverlays of the plan
+- name: Create the NodePools (capped at the plan, pool_limits) and NodeOverlays of the plan
   gpu_slicing.eks.karpenter_nodepool:
     name: "{{ item.settings.name }}"
     instance_types: "{{ item.settings.instance_types }}"
@@ -142,9 +170,18 @@ EXAMPLES = r"""
     mig_strategy: "{{ item.settings.mig_strategy }}"
     mig_layout: "{{ item.settings.mig_layout | default(omit) }}"
     mig_parted_config: "{{ item.settings.mig_parted_config | default(omit) }}"
+    limits: "{{ item.settings.limits | default(omit) }}"
+    weight: "{{ item.settings.weight | default(omit) }}"
     node_overlay: true
     node_class: default
   loop: "{{ plan.nodepools }}"
+
+- name: Or the same pools through the karpenter_gpu role
+  ansible.builtin.include_role:
+    name: gpu_slicing.eks.karpenter_gpu
+  vars:
+    karpenter_gpu_node_class: default
+    karpenter_gpu_pools: "{{ plan.nodepools | map(attribute='settings') | list }}"
 
 - name: Per-workload demand with our own prices, single strategy
   gpu_slicing.eks.mig_plan:
@@ -350,12 +387,18 @@ nodepools:
       sample: {"nvidia.com/mig-1g.10gb": 32, "nvidia.com/mig-3g.40gb": 8, "nvidia.com/gpu": 0}
     settings:
       description:
-        - Options for M(gpu_slicing.eks.karpenter_nodepool) (C(name), C(instance_types), C(mig_config), C(mig_strategy),
-          C(node_overlay), and C(mig_layout) for uniform nodes or C(mig_parted_config) otherwise).
+        - Options for M(gpu_slicing.eks.karpenter_nodepool), also one entry of the C(karpenter_gpu) role's
+          C(karpenter_gpu_pools) as it is (C(name), C(instance_types), C(mig_config), C(mig_strategy), C(node_overlay),
+          C(mig_layout) for uniform nodes or C(mig_parted_config) otherwise, C(limits) with O(pool_limits=true) and
+          C(weight) with O(pool_weight)). Add C(node_class) (and the connection options) and pass it on.
+        - C(limits) caps the pool at exactly this node kind's planned capacity (see O(pool_limits)); with
+          O(strategy=mixed) the overlay's MIG resources (nodes times RV(nodepools[].capacity)), with O(strategy=single)
+          C(nvidia.com/gpu) as physical GPUs (nodes times the instance type's GPUs).
       type: dict
       returned: success
       sample: {"name": "mig-plan-1", "instance_types": ["p4de.24xlarge"], "mig_config": "mig-plan-1",
-               "mig_strategy": "mixed", "node_overlay": true, "mig_layout": {"1g.10gb": 4, "3g.40gb": 1}}
+               "mig_strategy": "mixed", "node_overlay": true, "mig_layout": {"1g.10gb": 4, "3g.40gb": 1},
+               "limits": {"nvidia.com/mig-1g.10gb": 32, "nvidia.com/mig-3g.40gb": 8}}
 optimality:
   description: Why RV(gpus) is the minimum.
   returned: success
@@ -464,13 +507,16 @@ def main():
             name=dict(type="str", default=sizing.DEFAULT_NAME),
             time_slicing=dict(type="bool", default=False),
             time_slicing_candidates=dict(type="list", elements="str"),
+            pool_limits=dict(type="bool", default=True),
+            pool_weight=dict(type="int"),
         ),
         supports_check_mode=True,
     )
     params = module.params
     try:
         result = sizing.size_fleet(params["demand"], candidates=params["candidates"], strategy=params["strategy"],
-                                   headroom=params["headroom"], objective=params["objective"], name=params["name"])
+                                   headroom=params["headroom"], objective=params["objective"], name=params["name"],
+                                   pool_limits=params["pool_limits"], pool_weight=params["pool_weight"])
         result["isolation"] = sharing.isolation("mig")
         if params["time_slicing"]:
             shared = sizing_sharing.time_slicing_options(params["demand"], headroom=params["headroom"],

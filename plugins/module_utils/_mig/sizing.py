@@ -139,7 +139,7 @@ def _node_entries(model, layouts):
     return entries
 
 
-def _plan_model(cand, demand, workloads, strategy, headroom, name):
+def _plan_model(cand, demand, workloads, strategy, headroom, name, pool_limits=True, pool_weight=None):
     model = cand.model
     resolved, unknown = resolve_names(list(demand), model)
     if unknown:
@@ -198,7 +198,7 @@ def _plan_model(cand, demand, workloads, strategy, headroom, name):
             warnings.append("no hourly price for %s: not used while priced types of %s exist (give a price to compare)"
                             % (", ".join(unpriced), model.product_name))
     gpus = sum(len(g[0]) for g in groups)
-    plan = _assemble(model, strategy, name, requested, effective, groups, packed, instances, gpus)
+    plan = _assemble(model, strategy, name, requested, effective, groups, packed, instances, gpus, pool_limits, pool_weight)
     warnings.extend(_unhostable(workloads, resolved, plan["nodes"]))
     plan.update({
         "hourly_cost": round(total_cost, 6) if cost_known else None,
@@ -230,7 +230,22 @@ def _unhostable(workloads, resolved, nodes):
     return out
 
 
-def _assemble(model, strategy, name, requested, effective, groups, packed, instances, gpus):
+def _pool_limits(strategy, nodes, gpus_per_node, node_capacity):
+    """NodePool limits that let Karpenter launch exactly ``nodes`` nodes of one node kind, inside one batch too.
+
+    Karpenter v1.14.1 compares a pool's limits with the capacity of each instance type *after* the NodeOverlays and
+    subtracts each new NodeClaim's capacity from what remains (``nodes`` is not in that capacity, so it does not bind
+    inside a batch). Mixed strategy: the overlay's MIG resources, nodes x per node. Single strategy: the overlay's
+    resource is ``nvidia.com/gpu`` (slices), which ``karpenter_nodepool`` reads as physical GPUs and translates to the
+    slices of those GPUs; so the limit is the kind's physical GPUs, which becomes nodes x slices per node.
+    """
+    if strategy == "single":
+        return {capacity.GPU_RESOURCE: nodes * gpus_per_node}
+    return dict((resource, count * nodes) for resource, count in sorted(node_capacity.items()) if count)
+
+
+def _assemble(model, strategy, name, requested, effective, groups, packed, instances, gpus, pool_limits=True,
+              pool_weight=None):
     per_gpu = collections.OrderedDict()
     for gpu_layouts, _names in groups:
         for layout in gpu_layouts:
@@ -276,6 +291,10 @@ def _assemble(model, strategy, name, requested, effective, groups, packed, insta
             settings["mig_layout"] = dict(layouts[0])
         else:
             settings["mig_parted_config"] = {"version": "v1", "mig-configs": {label: entries}}
+        if pool_limits:
+            settings["limits"] = _pool_limits(strategy, kind["count"], len(layouts), node_capacity)
+        if pool_weight is not None:
+            settings["weight"] = pool_weight
         nodepools.append({"name": label, "nodes": kind["count"], "capacity": node_capacity, "settings": dict(settings)})
     if not packed:  # GPU model without EC2 instance types: plan GPUs only
         for gpu_layouts, _names in groups:
@@ -305,12 +324,20 @@ def _assemble(model, strategy, name, requested, effective, groups, packed, insta
 
 
 def size_fleet(demand: Any, candidates: Any = None, strategy: str = "mixed", headroom: float = 0, objective: str = "gpus",
-               name: str = DEFAULT_NAME) -> Dict[str, Any]:
+               name: str = DEFAULT_NAME, pool_limits: bool = True, pool_weight: Any = None) -> Dict[str, Any]:
     """Plan MIG layouts, GPUs, instances, a mig-parted config and Karpenter NodePool settings for ``demand``.
 
-    Returns a dict (see the mig_plan module's RETURN); raises SizingError on bad input or when no candidate
-    GPU model offers every demanded profile.
+    ``pool_limits``: each node kind's NodePool settings carry ``limits`` of exactly its planned capacity (see
+    ``_pool_limits``), so Karpenter buys the plan and no more; ``pool_weight``: NodePool ``weight`` (1..100) of every
+    node kind, or None. Returns a dict (see the mig_plan module's RETURN); raises SizingError on bad input or when no
+    candidate GPU model offers every demanded profile.
     """
+    if not isinstance(pool_limits, bool):
+        raise SizingError("pool_limits must be true or false, got %r" % (pool_limits,))
+    if pool_weight is not None and (isinstance(pool_weight, bool) or not isinstance(pool_weight, int)
+                                    or not 1 <= pool_weight <= 100):
+        raise SizingError("pool_weight must be a whole number in 1..100 (Karpenter's NodePool weight), got %r"
+                          % (pool_weight,))
     if strategy not in STRATEGIES:
         raise SizingError("strategy must be one of %s, got %r" % (", ".join(STRATEGIES), strategy))
     if objective not in OBJECTIVES:
@@ -324,7 +351,7 @@ def size_fleet(demand: Any, candidates: Any = None, strategy: str = "mixed", hea
     cands = parse_candidates(candidates)
     plans, rejected = [], []
     for rank, cand in enumerate(cands.values()):
-        result, reason = _plan_model(cand, totals, workloads, strategy, headroom, name)
+        result, reason = _plan_model(cand, totals, workloads, strategy, headroom, name, pool_limits, pool_weight)
         if result is None:
             rejected.append({"gpu_model": cand.model.key, "feasible": False, "reason": reason})
         else:

@@ -41,6 +41,16 @@ def test_mig_plan_filter_matches_the_engine():
                                                 "nvidia.com/gpu": 0}
 
 
+def test_mig_plan_filter_pool_limits_and_weight():
+    capped = FILTERS["mig_plan"]({"1g.10gb": 20, "3g.40gb": 6}, candidates=["p5.48xlarge"], pool_weight=20)
+    assert capped["nodepools"][0]["settings"]["limits"] == {"nvidia.com/mig-1g.10gb": 32, "nvidia.com/mig-3g.40gb": 8}
+    assert capped["nodepools"][0]["settings"]["weight"] == 20
+    uncapped = FILTERS["mig_plan"]({"1g.10gb": 20, "3g.40gb": 6}, candidates=["p5.48xlarge"], pool_limits=False)
+    assert "limits" not in uncapped["nodepools"][0]["settings"]
+    with pytest.raises(AnsibleFilterError, match="mig_plan: pool_weight must be a whole number in 1..100"):
+        FILTERS["mig_plan"]({"1g.10gb": 1}, pool_weight=500)
+
+
 def test_mig_plan_filter_errors_are_filter_errors():
     with pytest.raises(AnsibleFilterError, match="mig_plan: .*must not be negative"):
         FILTERS["mig_plan"]({"1g.10gb": -1})

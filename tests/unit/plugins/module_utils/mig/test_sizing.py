@@ -25,6 +25,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from ansible_collections.gpu_slicing.eks.plugins.module_utils import _karpenter
 from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import capacity, catalog, configs, placement, sizing, sizing_solver
 from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig.sizing import SizingError
 from ansible_collections.gpu_slicing.eks.tests.support.mig_brute_force import brute_min_gpus, brute_valid, certificate_bound
@@ -260,11 +261,21 @@ def _check_plan(result):
     for pool in result["nodepools"]:
         settings = pool["settings"]
         assert set(settings) <= {"name", "instance_types", "mig_config", "mig_strategy", "node_overlay", "mig_layout",
-                                 "mig_parted_config"}
+                                 "mig_parted_config", "limits"}
         source = ({"layout": settings["mig_layout"]} if "mig_layout" in settings
                   else {"config": settings["mig_parted_config"], "config_label": settings["mig_config"]})
         assert capacity.mig_resources(settings["instance_types"][0], strategy=settings["mig_strategy"], **source) == \
             pool["capacity"]
+        assert _binding_limits(settings, pool["capacity"]) == dict(
+            (r, n * pool["nodes"]) for r, n in pool["capacity"].items() if n)
+
+
+def _binding_limits(settings, node_capacity):
+    """The limits the NodePool gets from karpenter_nodepool (a nvidia.com/gpu limit is translated there)."""
+    limits = settings["limits"]
+    if capacity.GPU_RESOURCE in limits:
+        limits, _message = _karpenter.translate_gpu_limit(limits, {settings["instance_types"][0]: node_capacity})
+    return limits
 
 
 H100_NAMES = [p.name for p in catalog.gpu_model("h100-80gb").profiles]
@@ -326,6 +337,39 @@ def test_bad_input_is_a_clear_error(demand, kwargs, message):
     with pytest.raises(SizingError, match=message):
         sizing.size_fleet(demand, **kwargs)
     assert (demand, kwargs) == before
+
+
+def test_pool_limits_cap_each_node_kind_at_its_planned_capacity():
+    plan = sizing.size_fleet({"4g.40gb": 11, "7g.80gb": 4}, candidates=["p5.48xlarge"])
+    assert [(p["nodes"], p["settings"]["limits"]) for p in plan["nodepools"]] == [
+        (1, {"nvidia.com/mig-4g.40gb": 8}), (1, {"nvidia.com/mig-4g.40gb": 3, "nvidia.com/mig-7g.80gb": 5})]
+    assert "weight" not in plan["nodepools"][0]["settings"]
+    # single strategy: physical GPUs, which karpenter_nodepool translates into the overlay's slices (8 GPUs x 2)
+    single = sizing.size_fleet({"3g.40gb": 10}, candidates=["p5.48xlarge"], strategy="single")
+    pool = single["nodepools"][0]
+    assert pool["settings"]["limits"] == {"nvidia.com/gpu": 8} and pool["capacity"] == {"nvidia.com/gpu": 16}
+    assert _binding_limits(pool["settings"], pool["capacity"]) == {"nvidia.com/gpu": 16}
+
+
+def test_pool_limits_opt_out_and_pool_weight():
+    plan = sizing.size_fleet({"4g.40gb": 11, "7g.80gb": 4}, candidates=["p5.48xlarge"], pool_limits=False, pool_weight=40)
+    assert [sorted(p["settings"]) for p in plan["nodepools"]] == [
+        ["instance_types", "mig_config", "mig_layout", "mig_strategy", "name", "node_overlay", "weight"],
+        ["instance_types", "mig_config", "mig_parted_config", "mig_strategy", "name", "node_overlay", "weight"]]
+    assert set(p["settings"]["weight"] for p in plan["nodepools"]) == {40}
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"pool_limits": "yes"}, "pool_limits must be true or false, got 'yes'"),
+    ({"pool_weight": 0}, "pool_weight must be a whole number in 1..100 (Karpenter's NodePool weight), got 0"),
+    ({"pool_weight": 101}, "got 101"),
+    ({"pool_weight": True}, "got True"),
+    ({"pool_weight": "10"}, "got '10'"),
+])
+def test_pool_options_bad_input(kwargs, message):
+    with pytest.raises(SizingError) as info:
+        sizing.size_fleet({"1g.10gb": 1}, **kwargs)
+    assert message in str(info.value)
 
 
 def test_workload_demand_aggregates_and_warns_for_multi_slice_pods():
