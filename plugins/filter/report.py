@@ -11,13 +11,20 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.gpu_slicing.eks.plugins.module_utils._karpenter import overlay_verdict
+
 
 def karpenter_summary(objects):
-    """One line per Karpenter object (NodePool, EC2NodeClass, NodeOverlay) for the report."""
+    """One line per Karpenter object (NodePool, EC2NodeClass, NodeOverlay) for the report.
+
+    A NodeOverlay's line ends with Karpenter's verdict from its status (condition ValidationSucceeded); an overlay it
+    rejected (reason Conflict: another overlay of the same weight sets the same resource) also gets ``problem``.
+    """
     summary = []
     for obj in objects or []:
         kind, spec = obj.get("kind", "?"), obj.get("spec") or {}
         name = (obj.get("metadata") or {}).get("name", "?")
+        problem = ""
         if kind == "NodePool":
             template = spec.get("template") or {}
             labels = (template.get("metadata") or {}).get("labels") or {}
@@ -27,13 +34,20 @@ def karpenter_summary(objects):
             text = "mig.config=%s, types=%s, limits=%s" % (
                 labels.get("nvidia.com/mig.config", "-"), ",".join(types) or "-", _resources_text(spec.get("limits")))
         elif kind == "NodeOverlay":
-            text = "capacity: %s" % _resources_text(spec.get("capacity"))
+            text = "capacity: %s, weight=%s" % (_resources_text(spec.get("capacity")), spec.get("weight", "-"))
+            verdict = overlay_verdict(obj)
+            if verdict is None:
+                text += "; Karpenter: not evaluated yet (feature gate NodeOverlay=true? Karpenter running?)"
+            elif verdict[0]:
+                text += "; Karpenter: applied"
+            else:
+                problem = "rejected by Karpenter (%s): %s" % (verdict[1] or "no reason", verdict[2] or "no message")
         elif kind == "EC2NodeClass":
             aliases = [t.get("alias") or t.get("id") or t.get("name") for t in spec.get("amiSelectorTerms") or []]
             text = "ami=%s, role=%s" % (",".join(a for a in aliases if a) or "-", spec.get("role") or spec.get("instanceProfile") or "-")
         else:
             text = ""
-        summary.append({"kind": kind, "name": name, "summary": text})
+        summary.append({"kind": kind, "name": name, "summary": text, "problem": problem})
     return summary
 
 
@@ -67,10 +81,16 @@ def mig_report_markdown(report):
             out += ["", "```", node["layout_diagram"].rstrip("\n"), "```"]
     out += ["", "## Karpenter objects", ""]
     objects = report.get("karpenter") or []
+    problems = [obj for obj in objects if obj.get("problem")]
+    if problems:
+        out += ["**%d Karpenter problem(s):**" % len(problems), ""]
+        out += ["- %s `%s`: %s" % (obj.get("kind"), obj.get("name"), _cell(obj["problem"])) for obj in problems]
+        out.append("")
     if not objects:
         out.append("(none found)")
     for obj in objects:
-        out.append("- %s `%s`: %s" % (obj.get("kind"), obj.get("name"), _cell(obj.get("summary", ""))))
+        line = "- %s `%s`: %s" % (obj.get("kind"), obj.get("name"), _cell(obj.get("summary", "")))
+        out.append(line + ("; **%s**" % _cell(obj["problem"]) if obj.get("problem") else ""))
     return "\n".join(out) + "\n"
 
 

@@ -182,7 +182,61 @@ def test_markdown_report():
     assert "**Error:** boom & bust" in text
     assert "- GPU 0 H100: 1g.10gb" in text
     assert "- NodePool `p5`: mig.config=all-1g.10gb, types=p5.48xlarge, limits=-" in text
-    assert "- NodeOverlay `p5-p5-48xlarge`: capacity: nvidia.com/mig-1g.10gb=56" in text
+    assert ("- NodeOverlay `p5-p5-48xlarge`: capacity: nvidia.com/mig-1g.10gb=56, weight=-; Karpenter: not evaluated yet"
+            in text)
+    assert "problem" not in text
+
+
+def _overlay(name, generation, conditions, weight=None):
+    spec = {"capacity": {"nvidia.com/mig-1g.10gb": "56"}}
+    if weight:
+        spec["weight"] = weight
+    return {"kind": "NodeOverlay", "metadata": {"name": name, "generation": generation}, "spec": spec,
+            "status": {"conditions": conditions}}
+
+
+# Status conditions as Karpenter v1.14.1 writes them (reason/message of a Conflict as read from the real controller in
+# tests/integration/targets/karpenter_kwok, scenario 6).
+CONFLICT = {"type": "ValidationSucceeded", "status": "False", "reason": "Conflict", "message": "conflict with another overlay",
+            "observedGeneration": 1}
+APPLIED = {"type": "ValidationSucceeded", "status": "True", "reason": "ValidationSucceeded", "message": "", "observedGeneration": 2}
+
+
+def test_overlay_verdicts_in_summary():
+    rows = report.karpenter_summary([
+        _overlay("ours-p5-48xlarge", 1, [CONFLICT]),
+        _overlay("theirs", 2, [APPLIED], weight=10),
+        _overlay("edited", 3, [APPLIED]),  # Karpenter's verdict is about generation 2: not evaluated yet
+    ])
+    assert [(r["name"], r["problem"]) for r in rows] == [
+        ("ours-p5-48xlarge", "rejected by Karpenter (Conflict): conflict with another overlay"), ("theirs", ""), ("edited", "")]
+    assert rows[1]["summary"] == "capacity: nvidia.com/mig-1g.10gb=56, weight=10; Karpenter: applied"
+    assert rows[2]["summary"].endswith("Karpenter: not evaluated yet (feature gate NodeOverlay=true? Karpenter running?)")
+
+
+def _report_with_conflict():
+    data = _report()
+    data["karpenter"] = report.karpenter_summary([_overlay("ours<b>", 1, [dict(CONFLICT, message="clash <with> x|y")]),
+                                                  _overlay("theirs", 2, [APPLIED])])
+    return data
+
+
+def test_markdown_report_lists_overlay_conflicts_first():
+    text = report.mig_report_markdown(_report_with_conflict())
+    section = text.split("## Karpenter objects", 1)[1]
+    assert section.index("**1 Karpenter problem(s):**") < section.index("- NodeOverlay `theirs`")
+    assert "- NodeOverlay `ours<b>`: rejected by Karpenter (Conflict): clash <with> x\\|y" in section
+    assert ("- NodeOverlay `ours<b>`: capacity: nvidia.com/mig-1g.10gb=56, weight=-; **rejected by Karpenter (Conflict): "
+            "clash <with> x\\|y**") in section
+
+
+def test_html_report_marks_overlay_conflicts():
+    page = _render_html_template(_report_with_conflict())
+    assert '<p class="bad"><b>1 Karpenter problem(s)</b></p>' in page
+    assert ('<li class="bad">NodeOverlay <code>ours&lt;b&gt;</code>: capacity: nvidia.com/mig-1g.10gb=56, weight=-; '
+            '<b>rejected by Karpenter (Conflict): clash &lt;with&gt; x|y</b></li>') in page
+    assert "<li>NodeOverlay <code>theirs</code>: capacity: nvidia.com/mig-1g.10gb=56, weight=-; Karpenter: applied</li>" in page
+    assert "problem(s)" not in _render_html_template(_report())
 
 
 def _render_html_template(report_data):
