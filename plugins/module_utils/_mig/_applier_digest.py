@@ -9,5 +9,5 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 APPLIER_FILE = 'roles/mig_partition/files/gpu-slicing-mig-apply.py'
-APPLIER_SHA256 = '91d8ad19d5a97caec9d059e50682e22e3e17838ddeb48a825b0082a4c1201fc4'
-APPLIER_SIZE = 78021
+APPLIER_SHA256 = '7cfaa0b5d6a7857ba415f834f3dd9876f529e2eff4f43a0cde828d4b7db22cd7'
+APPLIER_SIZE = 78409

@@ -187,6 +187,11 @@ GPU_MODELS = collections.OrderedDict(
 # (pkg/providers/pricing/zz_generated.pricing_aws.go, generated 2026-07-06), as collected in the team's karpenter.md
 # section 4 -- check live pricing. Also the GPUs without MIG (g4dn T4, g5 A10G, g6 L4, g6e L40S, p3 V100), which
 # time-slicing (sharing.py) and mig_plan's time-slicing alternative use.
+# p5e.48xlarge has no price: that table (also its 2026-01-19 generation) lists p5.48xlarge, p5.4xlarge and
+# p5en.48xlarge, no p5e, and no citable on-demand price was found: AWS documents P5e with EC2 Capacity Blocks for ML
+# (reserved ahead, priced per block; AWS PCS user guide "Using Amazon EC2 Capacity Blocks for ML with AWS PCS"), and
+# price lists derived from the AWS Price List (instances.vantage.sh) show it with no on-demand price in any region. It
+# stays None: mig_plan uses it only when the H200 has no priced type; the kwok instance types give it no offering.
 INSTANCE_TYPES = collections.OrderedDict(
     (t.name, t)
     for t in (

@@ -20,8 +20,12 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import collections
+import contextlib
+import io
 import math
+import os
 import random
+import sys
 import time
 import uuid
 
@@ -29,6 +33,7 @@ import pytest
 
 kubernetes = pytest.importorskip("kubernetes")
 
+from ansible_collections.gpu_slicing.eks.plugins.filter import report  # noqa: E402
 from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import capacity, sizing  # noqa: E402
 from ansible_collections.gpu_slicing.eks.tests.support import karpenter_kwok as kk  # noqa: E402
 from ansible_collections.gpu_slicing.eks.tests.support.control_plane import ControlPlane, api_client  # noqa: E402
@@ -73,7 +78,14 @@ class World(object):
         args = dict(params, kubeconfig=self.plane.kubeconfig, node_class=kk.node_class_ref())
         args.setdefault("wait", True)
         args.setdefault("wait_timeout", 60)
-        result = run_module(args)
+        shown = io.StringIO()
+        with contextlib.redirect_stderr(shown):
+            result = run_module(args)
+        # Once this process has loaded controller code (the report filter), ansible-core shows a module's warnings at
+        # once on stderr instead of returning them: keep them with the result, and visible.
+        if shown.getvalue():
+            result["warnings"] = result.get("warnings", []) + [shown.getvalue()]
+            sys.stderr.write(shown.getvalue())
         assert bool(result.get("failed")) == expect_failure, result
         return result
 
@@ -243,54 +255,60 @@ def test_all_balanced_p4d_node_count_as_the_capacity_engine_predicts(world):
     assert by_type(claims) == {"p4d.24xlarge": predicted}
 
 
+# Random demands: the base seed comes from KARPENTER_KWOK_SEED or the system's randomness, and is printed with every
+# plan (pytest -rA shows it for passed tests too), so any run can be repeated with KARPENTER_KWOK_SEED=<seed>.
+BASE_SEED = int(os.environ.get("KARPENTER_KWOK_SEED") or random.SystemRandom().randrange(1000000))
+CANDIDATES = ["p5.48xlarge", "p5.4xlarge"]
+
+
 def _random_demand(rng):
-    profiles = ["1g.10gb", "2g.20gb", "3g.40gb", "4g.40gb", "7g.80gb"]
-    return dict((p, rng.randint(1, 12)) for p in rng.sample(profiles, rng.randint(1, 3)))
+    """2-4 H100 profiles, 1-24 slices each: plans of 1-11 nodes, usually of several node kinds and both instance types."""
+    profiles = ["1g.10gb", "1g.20gb", "2g.20gb", "3g.40gb", "4g.40gb", "7g.80gb"]
+    return dict((p, rng.randint(1, 24)) for p in rng.sample(profiles, rng.randint(2, 4)))
 
 
-def _plan(seed):
-    demand = _random_demand(random.Random(1200 + seed))
-    return demand, sizing.size_fleet(demand, candidates=["p5.48xlarge"], name="plan%d" % seed)
-
-
-def _apply_plan(world, plan, capped):
-    """mig_plan's node kinds as karpenter_nodepool pools; ``capped``: each limited to the plan's capacity of that kind
-    (its nodes times the node's MIG resources: a limit Karpenter enforces inside one batch, unlike ``nodes``)."""
+def _apply_plan(world, plan):
+    """Every node kind of mig_plan's output as karpenter_nodepool gets it: ``settings`` as they are, nothing added but
+    the node class (a KWOKNodeClass here) and the connection."""
     configs = dict((label, plan["mig_config"]) for label in plan["mig_config"]["mig-configs"])
     world.start_karpenter(node_overlay=True, mig_parted_configs=configs)
     for entry in plan["nodepools"]:
-        assert entry["settings"]["node_overlay"] is True
-        limits = dict((r, n * entry["nodes"]) for r, n in entry["capacity"].items() if n) if capped else None
-        world.pool(**dict(entry["settings"], limits=limits))
+        world.pool(**entry["settings"])
 
 
-@pytest.mark.parametrize("seed", range(5))
-def test_karpenter_buys_what_mig_plan_planned(world, seed):
-    """mig_plan's pools and overlays, each capped at the plan's capacity for that node kind: Karpenter buys the plan.
+def _pods_for(world, demand):
+    return [world.pods(capacity.resource_name(profile), count, name="p%s" % profile.replace(".", "-"))
+            for profile, count in sorted(demand.items())]
 
-    The cap is what makes a plan with several node kinds come out as planned (see the next test); with one node kind
-    it changes nothing.
-    """
-    demand, plan = _plan(seed)
-    _apply_plan(world, plan, capped=True)
-    namespaces = [world.pods(capacity.resource_name(profile), count, name="p%s" % profile.replace(".", "-"))
-                  for profile, count in sorted(demand.items())]
-    claims = world.decided(namespaces)
+
+@pytest.mark.parametrize("index", range(5))
+def test_karpenter_buys_what_mig_plan_planned(world, index):
+    """mig_plan's own pools (their limits included, pool_limits defaults to true) for a random demand: Karpenter buys
+    exactly the plan's instance types and counts, pool by pool, and places every pod."""
+    seed = BASE_SEED + index
+    demand = _random_demand(random.Random(seed))
+    plan = sizing.size_fleet(demand, candidates=CANDIDATES, name="plan%d" % index)
     planned = collections.Counter(dict(((e["name"], e["settings"]["instance_types"][0]), e["nodes"]) for e in plan["nodepools"]))
-    assert by_type(claims) == collections.Counter(plan["instances"]), (demand, plan["nodepools"])
-    assert by_pool(claims) == planned, (demand, plan["nodepools"])
-    assert world.unschedulable_pods == 0
+    print("seed %d (KARPENTER_KWOK_SEED=%d): demand %s -> %s" % (seed, BASE_SEED, demand, dict(planned)))
+    for entry in plan["nodepools"]:  # the caps come from mig_plan, not from this test
+        assert entry["settings"]["limits"] == dict((r, n * entry["nodes"]) for r, n in entry["capacity"].items() if n)
+    _apply_plan(world, plan)
+    claims = world.decided(_pods_for(world, demand))
+    context = "seed %d, demand %s, plan %s" % (seed, demand, dict(planned))
+    assert by_type(claims) == collections.Counter(plan["instances"]), context
+    assert by_pool(claims) == planned, context
+    assert world.unschedulable_pods == 0, context
 
 
 def test_two_node_kinds_without_caps_are_not_bought_as_planned(world):
-    """Karpenter packs greedily: it fills the first fitting NodePool again and again. Without a cap per node kind
-    the two-kind plan of seed 2 (11 x 4g.40gb + 4 x 7g.80gb on 2 nodes) is bought as more nodes."""
-    demand, plan = _plan(2)
+    """pool_limits=false: Karpenter packs greedily, filling the first pool that fits again and again, so this two-kind
+    plan (11 x 4g.40gb + 4 x 7g.80gb on 2 p5.48xlarge nodes) is bought as more nodes. What pool_limits prevents."""
+    demand = {"4g.40gb": 11, "7g.80gb": 4}
+    plan = sizing.size_fleet(demand, candidates=["p5.48xlarge"], name="uncapped", pool_limits=False)
     assert len(plan["nodepools"]) == 2 and sum(e["nodes"] for e in plan["nodepools"]) == 2, plan["nodepools"]
-    _apply_plan(world, plan, capped=False)
-    namespaces = [world.pods(capacity.resource_name(profile), count, name="p%s" % profile.replace(".", "-"))
-                  for profile, count in sorted(demand.items())]
-    claims = world.decided(namespaces)
+    assert not any("limits" in e["settings"] for e in plan["nodepools"])
+    _apply_plan(world, plan)
+    claims = world.decided(_pods_for(world, demand))
     assert len(claims) > 2, by_pool(claims)
 
 
@@ -351,6 +369,13 @@ def test_conflicting_overlay_is_reported_and_changes_the_decision(world):
     again = world.pool(name="conflicted", instance_types=["p5.48xlarge"], mig_config="all-1g.10gb", node_overlay=True,
                        wait=False)
     assert not again["changed"] and again["overlay_conflicts"] == result["overlay_conflicts"]
+    # the verify playbook's report, from the overlays as it reads them (k8s_info: the objects with their status)
+    overlays = world.custom.list_cluster_custom_object("karpenter.sh", "v1alpha1", "nodeoverlays")["items"]
+    rows = dict((r["name"], r) for r in report.karpenter_summary([dict(o, kind="NodeOverlay") for o in overlays]))
+    assert rows["conflicted-p5-48xlarge"]["problem"] == "rejected by Karpenter (Conflict): conflict with another overlay"
+    assert rows["zz-hand-made"]["problem"] == "" and rows["zz-hand-made"]["summary"].endswith("Karpenter: applied")
+    markdown = report.mig_report_markdown({"nodes": [], "karpenter": list(rows.values())})
+    assert "**1 Karpenter problem(s):**" in markdown and "- NodeOverlay `conflicted-p5-48xlarge`: rejected by Karpenter" in markdown
     namespace = world.pods("nvidia.com/mig-1g.10gb", 56)
     claims = world.decided([namespace])
     assert by_type(claims) == {"p5.48xlarge": 2}  # 28 slices per node, as the winning overlay says
@@ -359,14 +384,15 @@ def test_conflicting_overlay_is_reported_and_changes_the_decision(world):
 # ------------------------------------------------------------------------------------------------ scenario 7
 
 def test_h200_and_b200_pools_use_their_own_catalog_figures(world):
+    """p5en.48xlarge for H200: p5e.48xlarge has no on-demand price (see catalog.py), so kwok gives it no offering and a
+    pool of it could never launch; the capacity of both H200 types is the same catalog figure."""
     world.start_karpenter(node_overlay=True)
-    h200 = world.pool(name="h200", instance_types=["p5e.48xlarge", "p5en.48xlarge"], mig_config="all-1g.18gb",
-                      node_overlay=True)
+    h200 = world.pool(name="h200", instance_types=["p5en.48xlarge"], mig_config="all-1g.18gb", node_overlay=True)
     b200 = world.pool(name="b200", instance_types=["p6-b200.48xlarge"], mig_config="all-1g.23gb", node_overlay=True)
-    assert h200["mig_capacity"]["p5e.48xlarge"] == {"nvidia.com/mig-1g.18gb": 56, "nvidia.com/gpu": 0}
+    assert h200["mig_capacity"]["p5en.48xlarge"] == {"nvidia.com/mig-1g.18gb": 56, "nvidia.com/gpu": 0}
+    assert capacity.mig_resources("p5e.48xlarge", config="all-1g.18gb") == h200["mig_capacity"]["p5en.48xlarge"]
     assert b200["mig_capacity"]["p6-b200.48xlarge"] == {"nvidia.com/mig-1g.23gb": 56, "nvidia.com/gpu": 0}
     namespaces = [world.pods("nvidia.com/mig-1g.18gb", 57, name="h200"), world.pods("nvidia.com/mig-1g.23gb", 56, name="b200")]
     claims = world.decided(namespaces)
-    # p5e.48xlarge has no on-demand price in the catalog, so no offering: Karpenter takes the other H200 type
     assert by_pool(claims) == {("h200", "p5en.48xlarge"): 2, ("b200", "p6-b200.48xlarge"): 1}
     assert all(overlay_applied(c) for c in claims)
