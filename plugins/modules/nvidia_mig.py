@@ -288,28 +288,16 @@ diff:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.gpu_slicing.eks.plugins.module_utils import _nvidia_smi as smi
-from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import apply, persist
+from ansible_collections.gpu_slicing.eks.plugins.module_utils import _mig_options as options
+from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import apply
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            gpus=dict(type="list", elements="str"),
-            mig_mode=dict(type="str", choices=list(apply.MIG_MODES)),
-            layout=dict(type="raw"),
-            config=dict(type="str"),
-            config_file=dict(type="path"),
-            force=dict(type="bool", default=False),
-            allow_gpu_reset=dict(type="bool", default=False),
-            nvidia_smi_path=dict(type="str", default="nvidia-smi"),
-            timeout=dict(type="int", default=300),
-            persist=dict(type="bool", default=True),
-            persist_path=dict(type="path", default=persist.DEFAULT_PATH),
-        ),
-        mutually_exclusive=[("layout", "config")],
-        required_one_of=[("mig_mode", "layout", "config")],
-        required_by={"config_file": "config"},
+        argument_spec=dict(options.DESIRED_STATE_SPEC, nvidia_smi_path=dict(type="str", default="nvidia-smi"),
+                           timeout=dict(type="int", default=300)),
         supports_check_mode=True,
+        **options.DESIRED_STATE_RULES
     )
     params = module.params
     request = apply.ApplyRequest(
