@@ -39,8 +39,8 @@ from ansible_collections.gpu_slicing.eks.tests.support import world as stand_in
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CALLBACK_DIR = os.path.join(ROOT, "tests", "support", "callback")
-START = "<!-- site bench: start -->"
-END = "<!-- site bench: end -->"
+START = "<!-- site bench converged: start -->"
+END = "<!-- site bench converged: end -->"
 OLD_DEFAULT = "0048358"
 
 
@@ -192,6 +192,7 @@ def run(args):
         inventory = world.write_plugin_inventory()
         setup = time.monotonic() - started
         rows.append(run_site(world, inventory, "first run"))
+        rows[0]["collection"] = "new"
         for index in range(args.rounds if rows[-1]["rc"] == 0 else 0):
             order = ("old", "new") if index % 2 == 0 else ("new", "old")
             for which in order:
@@ -205,9 +206,10 @@ def run(args):
                     row = run_site(world, inventory, label + "-new")
                 row.update(label=label, collection=which)
                 rows.append(row)
+                # the table so far, so that a run cut short (deadline, Ctrl-C) still leaves its numbers
+                _say("table so far:\n" + "\n".join(table(rows) + summary(rows)))
     finally:
         world.teardown()
-    rows[0]["collection"] = "new"
     old_text = "%s (%s)" % (args.old, old_id[:12]) if old_id else None
     lines = [START, "## site.yml on %d simulated 8-GPU nodes: converged re-run, old vs new (bench/site_bench.py)" % args.nodes,
              "", describe(args, world, p5, setup, old_text), ""] + table(rows) + [""] + summary(rows) + ["", END]
