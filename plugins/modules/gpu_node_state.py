@@ -19,7 +19,7 @@ description:
     state of files (type, mode, owner, group, SHA-256) and of systemd units.
   - The roles C(nvidia_driver) and C(mig_partition) call it first and run their other node tasks only for what
     differs, so a converged node costs one remote task per role.
-  - A read that fails is returned (RV(gpu_error), RV(mig.error), RV(files[].error), RV(services_error)) instead of
+  - A read that fails is returned (RV(gpu_error), C(mig.error), C(files[].error), RV(services_error)) instead of
     failing the task, so that the caller falls back to the task that reports it; the module fails only on invalid
     options.
   - Runs C(nvidia-smi -q -x) (plus C(nvidia-smi mig -lgi) and C(nvidia-smi -L) when MIG devices exist, and
@@ -87,7 +87,7 @@ options:
   files:
     description:
       - Files and directories to compare with what the caller would install. Each attribute given must match for
-        RV(files[].matches) to be true.
+        C(files[].matches) to be true.
     type: list
     elements: dict
     default: []
