@@ -44,8 +44,9 @@ def slice_inventories(inventory_path, count, group="gpu_nodes"):
 
 
 def playbook_argv(inventory, playbook=stand_in.SITE, extra_args=()):
-    """ansible-playbook of this Python, one batch (serial is a play keyword: extra vars only)."""
-    return [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", inventory, playbook,
+    """ansible-playbook of this Python, one batch (serial is a play keyword: extra vars only). ``python -m
+    ansible.cli.playbook``: ansible-test's --venv leg has no ansible-playbook script beside python."""
+    return [sys.executable, "-m", "ansible.cli.playbook", "-i", inventory, playbook,
             "--extra-vars", "mig_partition_serial=100%"] + list(extra_args)
 
 

@@ -25,7 +25,7 @@ import subprocess
 
 import pytest
 
-from ansible_collections.gpu_slicing.eks.tests.support import control_plane, slicing, ssh_hosts, task_windows
+from ansible_collections.gpu_slicing.eks.tests.support import collections_root, control_plane, slicing, ssh_hosts, task_windows
 from ansible_collections.gpu_slicing.eks.tests.support import world as stand_in
 
 NAMES_P5 = ["gpu-a", "gpu-b", "gpu-c"]
@@ -116,6 +116,14 @@ def _end_state(world):
     return state
 
 
+def _env(world, **extra):
+    """The world's ansible environment with this collection as the tests see it (ansible-test runs a copy)."""
+    env = world.ansible_env()
+    env["ANSIBLE_COLLECTIONS_PATH"] = os.pathsep.join([collections_root(), env["ANSIBLE_COLLECTIONS_PATH"]])
+    env.update(extra)
+    return env
+
+
 def _new_world(tmp_path_factory, name):
     workdir = str(tmp_path_factory.mktemp(name))
     world = stand_in.World(workdir, fleet=FLEET, cluster="demo", forks=SLICES * 2, kube_mode="control-plane",
@@ -131,8 +139,7 @@ def single_run(tmp_path_factory):
         world.start()
         inventory = world.write_static_inventory()
         windows_path = os.path.join(world.workdir, "windows.jsonl")
-        env = world.ansible_env()
-        env.update(task_windows.callback_env(windows_path))
+        env = _env(world, **task_windows.callback_env(windows_path))
         with open(os.path.join(world.workdir, "site.log"), "w") as log:
             rc = subprocess.call(slicing.playbook_argv(inventory), env=env, cwd=world.workdir, stdout=log,
                                  stderr=subprocess.STDOUT)
@@ -162,7 +169,8 @@ def test_four_slices_at_once_end_like_one_run(single_run, tmp_path_factory):
     try:
         world.start()
         inventories = slicing.slice_inventories(world.write_static_inventory(), SLICES)
-        codes, logs = slicing.run_slices(world, inventories, ["--extra-vars", "gpu_slicing_run_id=" + RUN_ID])
+        codes, logs = slicing.run_slices(world, inventories, ["--extra-vars", "gpu_slicing_run_id=" + RUN_ID],
+                                         env=_env(world))
         assert codes == [0] * SLICES, "a slice failed; see %s" % logs
         for index in range(SLICES):  # each slice verified only its own host, and its report shows every node
             with open(logs[index]) as handle:
