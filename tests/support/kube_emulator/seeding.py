@@ -12,7 +12,7 @@ import json
 import urllib.error
 import urllib.request
 
-from ..control_plane import node_object, seed_nodes  # noqa: F401  (node_object: re-exported for callers)
+from ..control_plane import seed_nodes
 
 SEED_MANAGER = "kube-emulator-seed"
 
