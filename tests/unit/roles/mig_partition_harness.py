@@ -143,8 +143,11 @@ def role_vars(node, nvidia_smi, **overrides):
     return variables
 
 
-def run_playbook(tmp_path, tasks, variables):
-    """ansible-playbook on localhost with ``tasks`` (a list of task dicts) and ``variables`` as play vars."""
+def run_playbook(tmp_path, tasks, variables, on_line=None):
+    """ansible-playbook on localhost with ``tasks`` (a list of task dicts) and ``variables`` as play vars.
+
+    ``on_line(line)`` is called for every output line as it comes (stdout and stderr merged), e.g. to act on the
+    cluster when the role reaches a task."""
     # play vars (vars_files), not extra vars: a task's include_role vars must be able to override them
     play_vars = tmp_path / "vars.json"
     play_vars.write_text(json.dumps(variables))
@@ -153,9 +156,18 @@ def run_playbook(tmp_path, tasks, variables):
                                      "vars_files": [str(play_vars)], "tasks": tasks}]))
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_ROOT, ANSIBLE_NOCOLOR="1", HOME=str(tmp_path),
                ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"))
-    proc = subprocess.run([sys.executable, "-m", "ansible.cli.playbook", "-i", "localhost,", "-c", "local",
-                           "-e", "ansible_python_interpreter=%s" % sys.executable, str(playbook)],
-                          env=env, capture_output=True, text=True, timeout=600, check=False)
+    argv = [sys.executable, "-m", "ansible.cli.playbook", "-i", "localhost,", "-c", "local",
+            "-e", "ansible_python_interpreter=%s" % sys.executable, str(playbook)]
+    if on_line is None:
+        proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=900, check=False)
+    else:
+        env["PYTHONUNBUFFERED"] = "1"
+        lines = []
+        with subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as child:
+            for line in child.stdout:
+                lines.append(line)
+                on_line(line)
+        proc = subprocess.CompletedProcess(argv, child.returncode, "".join(lines), "")
     return proc, " ".join((proc.stdout + proc.stderr).split())
 
 
@@ -167,6 +179,6 @@ def include_role(**role_overrides):
     return task
 
 
-def run_role(tmp_path, node, nvidia_smi, **overrides):
+def run_role(tmp_path, node, nvidia_smi, on_line=None, **overrides):
     """The role once; returns (CompletedProcess, output on one line)."""
-    return run_playbook(tmp_path, [include_role()], role_vars(node, nvidia_smi, **overrides))
+    return run_playbook(tmp_path, [include_role()], role_vars(node, nvidia_smi, **overrides), on_line=on_line)

@@ -10,9 +10,9 @@ also when it fails.
 
 Here the GPU clients are real DaemonSets: the real DaemonSet controller creates their pods (nodeSelector on the
 deploy label, as the GPU Operator's), the real scheduler binds them, the kubelet stand-in runs them and finalizes
-them when deleted. The exporter's pod stops slowly (a finalizer this test removes a few seconds after the
-DaemonSet controller deleted the pod), so the GPU change happens after the pod is gone only if the role waits for
-it. The witness is the nvidia-smi the role runs: a wrapper that records, at every MIG create, the Node's labels
+them when deleted. The exporter's pod stops slowly: a finalizer holds it on the node until the role has shown
+that it waits for it (its wait task retries), so the GPU change happens after the pod is gone only if the role
+waits. The witness is the nvidia-smi the role runs: a wrapper that records, at every MIG create, the Node's labels
 and the pods bound to it, read from the API server, before handing over to the simulator (or failing, to drive
 the role's rescue path).
 """
@@ -23,7 +23,6 @@ __metaclass__ = type
 
 import json
 import sys
-import threading
 import time
 
 import pytest
@@ -38,7 +37,6 @@ DCGM = "nvidia.com/gpu.deploy.dcgm"
 GFD = "nvidia.com/gpu.deploy.gpu-feature-discovery"
 PAUSED = "paused-for-mig-change"
 SLOW_EXIT = "gpu-slicing.test/slow-exit"
-SLOW_EXIT_SECONDS = 4.0
 WITNESS = """#!{python}
 import json, os, sys, time
 if "-cgi" in sys.argv:
@@ -77,34 +75,31 @@ class Witness:
         return [json.loads(line) for line in self.log.read_text().splitlines()] if self.log.exists() else []
 
 
-class SlowExit(threading.Thread):
-    """Holds a pod on the node for SLOW_EXIT_SECONDS after its deletion (a client that takes time to let go)."""
+class SlowExit:
+    """Holds a pod on the node (a finalizer) until the role shows it is waiting for it: the first retry of the role's
+    wait for the paused pods to leave. A role that does not wait never prints that line, so its GPU commands run
+    while the pod is still there (the witness records it); ``stop`` releases the pod in any case."""
+
+    WAITING = "Wait until no pod selecting a paused label runs on the node"
 
     def __init__(self, node, pod):
-        super(SlowExit, self).__init__(daemon=True)
         self.node, self.path = node, "/api/v1/namespaces/%s/pods/%s" % (pod["metadata"]["namespace"], pod["metadata"]["name"])
         self.released = None
         status, answer = node.kube.api.request("PATCH", self.path, {"metadata": {"finalizers": [SLOW_EXIT]}},
                                                content_type="application/merge-patch+json")
         assert status == 200, answer
-        self.stopping = threading.Event()
 
-    def run(self):
-        while not self.stopping.wait(0.1):
-            status, pod = self.node.kube.api.request("GET", self.path)
-            if status == 200 and pod["metadata"].get("deletionTimestamp"):
-                time.sleep(SLOW_EXIT_SECONDS)
-                self.release()
-                return
+    def on_line(self, line):
+        if self.released is None and line.startswith("FAILED - RETRYING: ") and self.WAITING in line:
+            self.release()
 
     def release(self):
-        self.node.kube.api.request("PATCH", self.path, {"metadata": {"finalizers": None}},
-                                   content_type="application/merge-patch+json")
+        status, answer = self.node.kube.api.request("PATCH", self.path, {"metadata": {"finalizers": None}},
+                                                    content_type="application/merge-patch+json")
+        assert status in (200, 404), answer
         self.released = time.time()
 
     def stop(self):
-        self.stopping.set()
-        self.join(timeout=SLOW_EXIT_SECONDS + 5)
         if self.released is None:
             self.release()  # never leave a pod the namespace deletion cannot remove
 
@@ -124,7 +119,6 @@ def gpu_clients(tmp_path, kube):
         for pod in before.values():
             assert pod["metadata"]["ownerReferences"][0]["kind"] == "DaemonSet"  # made by the DaemonSet controller
         slow = SlowExit(node, before["dcgm-exporter"])
-        slow.start()
         try:
             yield node, Witness(tmp_path, node, real), before, slow, state
         finally:
@@ -137,12 +131,12 @@ def apps(record, terminating=None):
 
 def test_gpu_clients_leave_the_node_before_the_change_and_come_back_after(tmp_path, gpu_clients):
     node, witness, before, slow, _state = gpu_clients
-    proc, out = harness.run_role(tmp_path, node, str(witness.path), mig_partition_pause_timeout=30,
+    proc, out = harness.run_role(tmp_path, node, str(witness.path), on_line=slow.on_line, mig_partition_pause_timeout=120,
                                  mig_partition_boot_unit=False, mig_partition_wait_retries=60, mig_partition_wait_delay=1)
     assert proc.returncode == 0, out
     seen = witness.records()
     assert seen, "no MIG create ran: %s" % out
-    assert slow.released is not None, "the DaemonSet controller never deleted the paused exporter pod"
+    assert slow.released is not None, "the role never waited for the paused exporter pod: %s" % out
     for record in seen:
         assert record["labels"][DCGM_EXPORTER] == PAUSED
         assert record["labels"][DCGM] == "false"  # was not true: left alone
@@ -171,9 +165,9 @@ def test_failure_after_the_pause_restores_the_labels_and_the_pods_come_back(tmp_
     tasks = [harness.include_role(),
              {"name": "Make the next MIG create fail", "ansible.builtin.file": {"path": str(witness.fail_flag), "state": "touch"}},
              harness.include_role(mig_partition_config="all-3g.40gb")]
-    variables = harness.role_vars(node, str(witness.path), mig_partition_pause_timeout=30, mig_partition_boot_unit=False,
+    variables = harness.role_vars(node, str(witness.path), mig_partition_pause_timeout=120, mig_partition_boot_unit=False,
                                   mig_partition_wait_retries=60, mig_partition_wait_delay=1)
-    proc, out = harness.run_playbook(tmp_path, tasks, variables)
+    proc, out = harness.run_playbook(tmp_path, tasks, variables, on_line=slow.on_line)
     assert proc.returncode != 0, out
     failure = "MIG rollout failed on node %s at task 'Apply the MIG layout':" % node.name
     assert failure in out and "In use by another client (witness)" in out, out
