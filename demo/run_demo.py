@@ -65,6 +65,54 @@ class Progress:
         print("[%5.1fs]   %s" % (time.monotonic() - self.start, text), flush=True)
 
 
+def start_shared_gpus(world, progress):
+    """The A10G node group (no MIG): its simulated GPUs, for the device-plugin stand-in (no SSH host needed)."""
+    progress.stage("A10G nodes (no MIG): nvidia-smi simulator for GPU sharing")
+    shared = world.start_shared_gpus()
+    progress.done()
+    for instance in shared:
+        progress.line("%-28s %s, node group %s, device plugin config %s (node label)"
+                      % (instance["name"], instance["type"], instance["node_group"],
+                         stand_in.SHARED_NODE_GROUPS.get(instance["node_group"], "-")))
+
+
+def show_shared_gpus(world, progress):
+    """What each shared-GPU Node advertises after site.yml, next to what the sharing engine expects for it.
+    Returns False when a Node advertises something else (the demo then fails)."""
+    from kubernetes import client, config
+
+    from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import sharing
+
+    if not world.shared_gpu_nodes:
+        return True
+    if world.kube_mode != "control-plane":
+        progress.line("shared GPUs: not shown on the API emulator (no DaemonSet controller runs the plugin pods "
+                      "with their config-manager)")
+        return True
+    core = client.CoreV1Api(config.new_client_from_config(config_file=world.kubeconfig))
+    print("\nShared GPUs (time-slicing through the device plugin's named configs, docs/sharing.md):")
+    ok = True
+    for instance in world.shared_gpu_nodes:
+        node = core.read_node(instance["name"])
+        name = (node.metadata.labels or {}).get(sharing.CONFIG_LABEL, stand_in.DEVICE_PLUGIN_DEFAULT_CONFIG)
+        spec = stand_in.DEVICE_PLUGIN_CONFIGS.get(name, {}).get("sharing")
+        expected = dict((k, v) for k, v in sharing.node_capacity(instance["type"], spec).items() if v)
+        advertised = dict((k, int(v)) for k, v in (node.status.allocatable or {}).items()
+                          if k.startswith("nvidia.com/") and int(v) > 0)
+        ok = ok and advertised == expected
+        print("  %s (%s, %s): config %s = %s x%s -> allocatable %s; the engine expects %s%s"
+              % (instance["name"], instance["type"], instance["model"], name, (spec or {}).get("mode", "no sharing"),
+                 (spec or {}).get("replicas", 1), _resources(advertised), _resources(expected),
+                 "" if advertised == expected else "  MISMATCH"))
+        if spec:
+            print("    isolation: %s" % sharing.isolation(spec["mode"]))
+    return ok
+
+
+def _resources(resources):
+    return ", ".join("%s=%d" % kv for kv in sorted(resources.items())) or "nothing"
+
+
 def run(args):
     progress = Progress()
     workdir = os.path.abspath(args.workdir)
@@ -113,6 +161,8 @@ def run(args):
             progress.line("%-28s ssh -p %d %s@%s  8x %s"
                           % (instance["name"], host.port, host.user, host.address, instance["model"]))
 
+        start_shared_gpus(world, progress)
+
         if world.kube_mode == "control-plane":
             progress.stage("kubelet stand-in: Node/pod status, nvidia.com/* from each node's nvidia-smi when its "
                            "device-plugin pod starts")
@@ -142,6 +192,9 @@ def run(args):
             progress.line("rerun rc=%d, changed=%d%s" % (rc2, changed, "" if changed == 0 else "  (NOT idempotent, see %s)" % log2))
             if rc2 != 0 or changed != 0:
                 return 1
+
+        if not show_shared_gpus(world, progress):
+            return 1
 
         report = os.path.join(workdir, "report", "mig-report.md")
         print("\n" + "=" * 100)

@@ -25,6 +25,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GUIDES = (
     ("inventory", "GPU node inventory"),
     ("mig-planner", "MIG capacity and the MIG planner"),
+    ("sharing", "Sharing GPUs without MIG: time-slicing and MPS"),
     ("boot", "New nodes arrive partitioned: MIG at boot, before kubelet"),
     ("awx", "Running from AWX / Automation Controller"),
     ("troubleshooting", "Troubleshooting"),

@@ -79,6 +79,7 @@ def mig_report_markdown(report):
             out.append("- GPU %s %s: %s" % (gpu.get("index"), gpu.get("name", ""), devices))
         if node.get("layout_diagram"):
             out += ["", "```", node["layout_diagram"].rstrip("\n"), "```"]
+    out += _sharing_markdown(report.get("sharing"))
     out += ["", "## Karpenter objects", ""]
     objects = report.get("karpenter") or []
     problems = [obj for obj in objects if obj.get("problem")]
@@ -92,6 +93,21 @@ def mig_report_markdown(report):
         line = "- %s `%s`: %s" % (obj.get("kind"), obj.get("name"), _cell(obj.get("summary", "")))
         out.append(line + ("; **%s**" % _cell(obj["problem"]) if obj.get("problem") else ""))
     return "\n".join(out) + "\n"
+
+
+def _sharing_markdown(rows):
+    """The GPU sharing section: per Node whose device plugin config shares its GPUs (filter sharing_report)."""
+    if not rows:
+        return []
+    out = ["", "## Shared GPUs (device plugin time-slicing / MPS)", "",
+           "| node | instance type | config | mode | replicas | advertised | expected | drift |", "|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        drift = "; ".join(row.get("drift") or []) or ("error: %s" % row["error"] if row.get("error") else "none")
+        mode = "%s%s" % (row.get("mode", "-"), " (renamed .shared)" if row.get("rename") else "")
+        out.append("| %s |" % " | ".join(_cell(x) for x in (
+            row.get("name", "?"), row.get("instance_type", "-"), row.get("config", "-"), mode, row.get("replicas", "-"),
+            _resources_text(row.get("advertised")), _resources_text(row.get("expected")), drift)))
+    return out
 
 
 def _mig_device_profiles(gpu):

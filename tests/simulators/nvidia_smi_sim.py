@@ -1355,9 +1355,9 @@ def _run_mig(state, argv):
     gi_ids = _parse_ids(opts["gi"], "GPU instance ID") if "gi" in opts else None
     ci_ids = _parse_ids(opts["ci"], "compute instance ID") if "ci" in opts else None
     capable = [g for g in gpus if _model(g).mig_capable]
+    if not capable:  # every `mig` action on GPUs without MIG (A10G, L4, T4...): nvidia-smi finds no device to act on
+        return "No MIG-supported devices found.\n", 6, False
     if action in ("lgip", "lgipp"):
-        if not capable:
-            return "No MIG-supported devices found.\n", 6, False
         return (render_lgip if action == "lgip" else render_lgipp)(state, capable), 0, False
     enabled = [g for g in capable if g["mig_current"]]
     if action in ("lgi", "lci", "lcip"):

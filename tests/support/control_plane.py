@@ -545,7 +545,7 @@ class KubeletStandIn:
                 meta = pod["metadata"]
                 if not meta.get("deletionTimestamp") and self.device_plugins.get(name) and \
                         (meta.get("labels") or {}).get("app.kubernetes.io/name") == "nvidia-device-plugin":
-                    plugin_pods.append(meta["uid"])
+                    plugin_pods.append(pod)
                 path = "/api/v1/namespaces/%s/pods/%s" % (meta["namespace"], meta["name"])
                 if meta.get("deletionTimestamp"):
                     options = {"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0, "preconditions": {"uid": meta["uid"]}}
@@ -553,22 +553,38 @@ class KubeletStandIn:
                 elif pod.get("status", {}).get("phase") not in ("Running", "Succeeded", "Failed"):
                     self.api.request("PATCH", path + "/status", {"status": self._running_status(pod)},
                                      content_type="application/merge-patch+json")
-            if plugin_pods and self._plugin_pods.get(name) not in plugin_pods:
-                self._plugin_pods[name] = plugin_pods[0]
-                self._advertise(name)
+            if plugin_pods and self._plugin_pods.get(name) not in [p["metadata"]["uid"] for p in plugin_pods]:
+                self._plugin_pods[name] = plugin_pods[0]["metadata"]["uid"]
+                self._advertise(name, plugin_pods[0])
 
-    def _advertise(self, name):
+    def _advertise(self, name, pod=None):
         try:
             from . import fake_device_plugin
         except ImportError:  # run as a script
             import fake_device_plugin
         spec = self.device_plugins[name]
-        resources = fake_device_plugin.enumerate_resources(spec["nvidia_smi"], spec.get("strategy", "mixed"))
         status, node = self.api.request("GET", "/api/v1/nodes/%s" % name)
+        # a pod with NVIDIA's config-manager runs the named config the node's label selects (GPU sharing, MIG
+        # strategy); one without it the strategy given for the node
+        try:
+            selected = fake_device_plugin.selected_config(pod or {}, node, self._config_map_data)
+            if selected is None:
+                resources = fake_device_plugin.enumerate_resources(spec["nvidia_smi"], spec.get("strategy", "mixed"))
+            else:
+                resources = fake_device_plugin.configured_resources(spec["nvidia_smi"], selected[1])
+        except fake_device_plugin.EnumerationError as exc:  # the real plugin would not start: nothing advertised
+            self.errors.append("device plugin on %s: %s" % (name, exc))
+            resources = {}
         capacity = dict((k, v) for k, v in node["status"].get("capacity", {}).items() if not k.startswith("nvidia.com/"))
         capacity.update((k, "0") for k in node["status"].get("capacity", {}) if k.startswith("nvidia.com/"))
         capacity.update((k, str(v)) for k, v in resources.items())
         self.set_resources(name, capacity)
+
+    def _config_map_data(self, namespace, name):
+        status, answer = self.api.request("GET", "/api/v1/namespaces/%s/configmaps/%s" % (namespace, name))
+        if status != 200:
+            raise ControlPlaneError("get configmap %s/%s: HTTP %d %s" % (namespace, name, status, answer))
+        return answer.get("data") or {}
 
     @staticmethod
     def _running_status(pod):

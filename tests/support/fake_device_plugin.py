@@ -86,6 +86,73 @@ def enumerate_resources(nvidia_smi, strategy):
     return resources
 
 
+def _env(container):
+    return dict((e.get("name"), e.get("value")) for e in container.get("env") or [] if "value" in e)
+
+
+def selected_config(pod, node, read_config_map):
+    """The named config a device-plugin pod of ``node`` runs with, as NVIDIA's config-manager picks it, or None when
+    the pod reads no config file (flags/env only).
+
+    Follows the plugin's Helm chart (deployments/helm/nvidia-device-plugin/templates/daemonset-device-plugin.yml):
+    the plugin container has ``CONFIG_FILE``; a ``config-manager`` container names the node label (``NODE_LABEL``),
+    the default (``DEFAULT_CONFIG``) and the directory (``CONFIG_FILE_SRCDIR``) where a ConfigMap volume holds one
+    key per config. The node's label value (else the default) is the key. ``read_config_map(namespace, name)``
+    returns the ConfigMap's ``data``. Returns ``(name, parsed config)``; raises EnumerationError where the real
+    config-manager fails (unknown config name, no label and no default, unreadable config).
+    """
+    import yaml
+
+    spec = pod.get("spec") or {}
+    containers = list(spec.get("initContainers") or []) + list(spec.get("containers") or [])
+    if not any("CONFIG_FILE" in _env(c) for c in containers):
+        return None
+    managers = [c for c in containers if (c.get("command") or [None])[0] == "config-manager"]
+    if not managers:
+        raise EnumerationError("the plugin reads CONFIG_FILE but no config-manager container provides it")
+    env = _env(managers[0])
+    mounts = dict((m.get("name"), m.get("mountPath")) for m in managers[0].get("volumeMounts") or [])
+    volume = [v for v in spec.get("volumes") or [] if v.get("configMap") and mounts.get(v.get("name")) == env.get("CONFIG_FILE_SRCDIR")]
+    if not volume:
+        raise EnumerationError("no ConfigMap volume is mounted at CONFIG_FILE_SRCDIR %r" % env.get("CONFIG_FILE_SRCDIR"))
+    data = read_config_map(pod["metadata"]["namespace"], volume[0]["configMap"]["name"]) or {}
+    labels = (node.get("metadata") or {}).get("labels") or {}
+    name = labels.get(env.get("NODE_LABEL") or "nvidia.com/device-plugin.config") or env.get("DEFAULT_CONFIG")
+    if not name:
+        raise EnumerationError("the node has no %s label and the config-manager no DEFAULT_CONFIG" % env.get("NODE_LABEL"))
+    if name not in data:
+        raise EnumerationError("config %r is not in the ConfigMap (keys: %s)" % (name, ", ".join(sorted(data))))
+    try:
+        config = yaml.safe_load(data[name])
+    except yaml.YAMLError as exc:
+        raise EnumerationError("config %r is not YAML: %s" % (name, exc))
+    if not isinstance(config, dict) or config.get("version") != "v1":
+        raise EnumerationError("config %r is not a v1 plugin config" % name)
+    return name, config
+
+
+def configured_resources(nvidia_smi, config):
+    """What the plugin advertises with a parsed v1 config file: the devices enumerated under ``flags.migStrategy``
+    (the plugin's default is none), then its sharing section as the plugin README documents it ("Shared Access to
+    GPUs"): each listed resource is advertised ``replicas`` times, under ``<name>.shared`` INSTEAD of ``<name>``
+    with ``renameByDefault`` (or a resource's own ``rename``). Written from the README, independently of the
+    collection's sharing engine, so the demo and the tests check one against the other."""
+    strategy = ((config.get("flags") or {}).get("migStrategy")) or "none"
+    resources = enumerate_resources(nvidia_smi, strategy)
+    sharing = config.get("sharing") or {}
+    for mode in ("timeSlicing", "mps"):
+        body = sharing.get(mode) or {}
+        for item in body.get("resources") or []:
+            name = item["name"] if "/" in item["name"] else "nvidia.com/" + item["name"]
+            replicas = int(item.get("replicas", 1))
+            if name not in resources or replicas < 2:
+                continue
+            count = resources.pop(name) * replicas
+            renamed = item.get("rename") or (name + ".shared" if body.get("renameByDefault") else name)
+            resources[renamed] = resources.get(renamed, 0) + count
+    return resources
+
+
 class FakeDevicePlugin(object):
     def __init__(self, kubeconfig, mapping, namespace="kube-system", log=sys.stderr):
         from kubernetes import client, config  # imported here so --help works without the library

@@ -58,16 +58,28 @@ Group.__new__.__defaults__ = (None, None)
 DEMO_FLEET = (
     Group("gpu", "p5.48xlarge", 2, "h100-80gb", "p5-mig-1g", None),
     Group("gpu", "p4d.24xlarge", 1, "a100-40gb", "p4d-mig-balanced", None),
-    # no MIG on A10G: the inventory plugin leaves these out (include_non_mig: false)
-    Group("gpu-no-mig", "g5.2xlarge", 1, None, None, "g5-inference"),
+    # no MIG on A10G: the inventory plugin leaves these out (include_non_mig: false); the node group labels its
+    # nodes with a time-slicing device plugin config (SHARED_NODE_GROUPS), so they advertise nvidia.com/gpu.shared
+    Group("gpu-no-mig", "g5.12xlarge", 1, "a10g-24gb", None, "g5-inference"),
     Group("cpu", "m6i.2xlarge", 2, None, None, "system"),
     Group("cpu", "c6i.4xlarge", 1, None, "default", None),
 )
 GPU_LABELS = {
     "p5.48xlarge": {"gpu-name": "h100", "gpu-memory": "81559", "gpu-count": "8"},
     "p4d.24xlarge": {"gpu-name": "a100", "gpu-memory": "40960", "gpu-count": "8"},
-    "g5.2xlarge": {"gpu-name": "a10g", "gpu-memory": "24576", "gpu-count": "1"},
+    "g5.12xlarge": {"gpu-name": "a10g", "gpu-memory": "24576", "gpu-count": "4"},
 }
+# GPU sharing: the device plugin's named configs site.yml deploys (device_plugin role, docs/sharing.md), and the
+# config each managed node group selects with the label its node group definition puts on its nodes (as the EKS
+# managed node group `labels` do). MIG nodes use the default config.
+DEVICE_PLUGIN_CONFIGS = {
+    "mig-mixed": {"mig_strategy": "mixed"},
+    "a10g-time-sliced": {"mig_strategy": "none",
+                         "sharing": {"mode": "time-slicing", "replicas": 4, "rename_by_default": True}},
+}
+DEVICE_PLUGIN_DEFAULT_CONFIG = "mig-mixed"
+SHARED_NODE_GROUPS = {"g5-inference": "a10g-time-sliced"}
+DEVICE_PLUGIN_CONFIG_LABEL = "nvidia.com/device-plugin.config"
 # The MIG layout each NodePool's nodes get.
 POOL_LAYOUTS = {"p5-mig-1g": "all-1g.10gb", "p4d-mig-balanced": "all-balanced"}
 
@@ -294,6 +306,7 @@ class World:
         self.start_ec2()
         self.start_kube()
         self.start_gpu_nodes()
+        self.start_shared_gpus()
         self.start_device_plugin()
         return self
 
@@ -359,6 +372,8 @@ class World:
         if instance["node_group"]:
             labels.update({"eks.amazonaws.com/nodegroup": instance["node_group"],
                            "eks.amazonaws.com/capacityType": "ON_DEMAND"})
+            if instance["node_group"] in SHARED_NODE_GROUPS:
+                labels[DEVICE_PLUGIN_CONFIG_LABEL] = SHARED_NODE_GROUPS[instance["node_group"]]
         return {"metadata": {"name": instance["name"], "labels": labels},
                 "spec": {"providerID": "aws:///%sa/%s" % (REGION, instance["id"]), "taints": taints}}
 
@@ -444,6 +459,30 @@ class World:
         self.save()
         return gpu_nodes
 
+    @property
+    def shared_gpu_nodes(self):
+        """GPU nodes without MIG that have a simulator (their GPUs are shared through the device plugin config)."""
+        return [i for i in self.instances if i["role"] == "gpu-no-mig" and i.get("model")]
+
+    def start_shared_gpus(self):
+        """The nvidia-smi simulator of each non-MIG GPU node with a model (no SSH host: Ansible does not log in to
+        them; only the device-plugin stand-in enumerates their GPUs, as the plugin does on the node)."""
+        import importlib
+
+        catalog = importlib.import_module("ansible_collections.gpu_slicing.eks.plugins.module_utils._mig.catalog")
+        for instance in self.shared_gpu_nodes:
+            node_dir = self.node_dir(instance)
+            os.makedirs(node_dir, exist_ok=True)
+            instance["sim_state"] = os.path.join(node_dir, "gpus.json")
+            gpus = catalog.instance_type(instance["type"]).gpu_count
+            _run([SIM_CTL, "init", "--state", instance["sim_state"], "--model", instance["model"], "--gpus", str(gpus),
+                  "--uuid-seed", instance["name"]])
+            instance["nvidia_smi"] = _run([SIM_CTL, "wrapper", "--state", instance["sim_state"],
+                                           "--out", os.path.join(node_dir, "nvidia-smi")]).strip()
+        self.state["instances"] = self.instances
+        self.save()
+        return self.shared_gpu_nodes
+
     def start_device_plugin(self, timeout=None):
         """What stands in for the kubelets and the device plugin.
 
@@ -488,6 +527,9 @@ class World:
                 "--nodes", nodes_path]
         for instance in self.gpu_nodes:
             argv += ["--device-plugin", "%s=%s:mixed" % (instance["name"], instance["nvidia_smi"])]
+        for instance in self.shared_gpu_nodes:  # its pod's config (label -> ConfigMap) sets strategy and sharing
+            if instance.get("nvidia_smi"):
+                argv += ["--device-plugin", "%s=%s:none" % (instance["name"], instance["nvidia_smi"])]
         log = open(os.path.join(self.workdir, "kubelet-stand-in.log"), "ab")
         proc = subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=child_env(),
                                 start_new_session=True)
@@ -544,6 +586,8 @@ class World:
             "mig_partition_boot_group": "root" if self.ssh_mode == "netns" else grp.getgrgid(os.getgid()).gr_name,
             "device_plugin_kubeconfig": self.kubeconfig,
             "device_plugin_mig_strategy": "mixed",
+            "device_plugin_configs": DEVICE_PLUGIN_CONFIGS,
+            "device_plugin_default_config": DEVICE_PLUGIN_DEFAULT_CONFIG,
             # real control plane: the DaemonSet controller + kubelet stand-in make the pods Ready, so wait as on EKS;
             # emulator: no DaemonSet controller, the device plugin stand-in plays the pods
             "device_plugin_wait": self.kube_mode == "control-plane",

@@ -256,6 +256,9 @@ def test_hopper_mode_change_refused_with_processes(make_node):
 def test_non_mig_gpu(make_node):
     node, smi = make_node(model="a10g-24gb", gpus=2)
     assert smi("mig", "-lgip") == (6, "No MIG-supported devices found.\n", "")
+    # every other mig action fails the same way: there is no MIG device to list, create or destroy
+    for action in (("-lgi",), ("-lci",), ("-lgipp",), ("-cgi", "0", "-C"), ("-dgi",)):
+        assert smi("mig", *action) == (6, "No MIG-supported devices found.\n", ""), action
     assert smi("--query-gpu=name,mig.mode.current,pci.device_id", "--format=csv,noheader")[1] == (
         "NVIDIA A10G, [N/A], 0x223710DE\n" * 2)
     rc, out, dummy = smi("-i", "1", "-mig", "1")

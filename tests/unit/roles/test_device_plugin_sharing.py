@@ -1,0 +1,180 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, gpu_slicing.eks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""device_plugin role with named configs (GPU sharing per node), on the real kube-apiserver + controllers.
+
+One A10G node (g5.12xlarge, 4 GPUs, no MIG: the nvidia-smi simulator) carries the host variable
+``device_plugin_config: a10g-shared``. The role must write ONE ConfigMap with a key per named config (each the
+sharing engine's ``plugin_config``), label the Node ``nvidia.com/device-plugin.config=a10g-shared`` and run the
+plugin with NVIDIA's config-manager (init container + sidecar) and ``CONFIG_FILE``. The real DaemonSet controller
+creates the pod; the kubelet stand-in plays the plugin: it reads the pod's config-manager settings, the ConfigMap
+and the Node's label, and advertises what the plugin would (``configured_resources``, written from the plugin's
+README independently of the engine). The Node must then advertise what the engine computes for a g5.12xlarge:
+``nvidia.com/gpu.shared: 16``. Bad input fails before anything is written.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+
+yaml = pytest.importorskip("yaml")
+
+from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import sharing  # noqa: E402
+from ansible_collections.gpu_slicing.eks.tests.support import collections_root, control_plane  # noqa: E402
+
+COLLECTIONS_ROOT = collections_root()
+COLLECTION = os.path.join(COLLECTIONS_ROOT, "ansible_collections", "gpu_slicing", "eks")
+SIM_CTL = os.path.join(COLLECTION, "tests", "simulators", "nvidia-smi-sim")
+SHARED = {"mode": "time-slicing", "replicas": 4, "rename_by_default": True}
+CONFIGS = {"whole": {"mig_strategy": "none"}, "a10g-shared": {"mig_strategy": "none", "sharing": SHARED}}
+
+
+@pytest.fixture(scope="module")
+def kube():
+    with control_plane.cluster() as running:
+        yield running
+
+
+@pytest.fixture
+def a10g(tmp_path):
+    state = str(tmp_path / "g5.json")
+    subprocess.run([SIM_CTL, "init", "--state", state, "--model", "a10g-24gb", "--gpus", "4"], check=True, capture_output=True)
+    wrapper = str(tmp_path / "nvidia-smi")
+    subprocess.run([SIM_CTL, "wrapper", "--state", state, "--out", wrapper], check=True, capture_output=True)
+    return wrapper
+
+
+@pytest.fixture
+def names(kube):
+    """A namespace, DaemonSet and Node of this test only (the session cluster is shared)."""
+    suffix = uuid.uuid4().hex[:8]
+    found = {"namespace": "share-%s" % suffix, "name": "dp-%s" % suffix, "node": "ip-10-9-0-%d.ec2.internal" % (int(suffix, 16) % 250)}
+    status, answer = kube.api.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                                                    "metadata": {"name": found["namespace"]}})
+    assert status == 201, answer
+    yield found
+    kube.api.request("DELETE", "/api/v1/namespaces/%s" % found["namespace"])
+    kube.api.request("DELETE", "/api/v1/nodes/%s" % found["node"])
+    for kind in ("clusterroles", "clusterrolebindings"):
+        kube.api.request("DELETE", "/apis/rbac.authorization.k8s.io/v1/%s/%s-config-manager" % (kind, found["name"]))
+
+
+def g5_node(name):
+    return {"metadata": {"name": name, "labels": {
+        "node.kubernetes.io/instance-type": "g5.12xlarge", "karpenter.k8s.aws/instance-gpu-manufacturer": "nvidia",
+        "karpenter.k8s.aws/instance-gpu-name": "a10g", "karpenter.k8s.aws/instance-gpu-count": "4"}},
+        "spec": {"taints": [{"key": "nvidia.com/gpu", "effect": "NoSchedule"}]}}
+
+
+def run_role(tmp_path, kube, names, host_config, role="gpu_slicing.eks.device_plugin", role_vars=None, **overrides):
+    """ansible-playbook with ``role`` on localhost; inventory group gpu_nodes = one host for ``names["node"]`` with
+    ``device_plugin_config: host_config``. ``role_vars`` replaces the device plugin variables, ``overrides`` updates them."""
+    variables = role_vars if role_vars is not None else dict(
+        device_plugin_kubeconfig=str(kube.kubeconfig), device_plugin_namespace=names["namespace"], device_plugin_name=names["name"],
+        device_plugin_configs=CONFIGS, device_plugin_default_config="whole", device_plugin_wait=True, device_plugin_wait_timeout=120)
+    variables.update(overrides)
+    inventory = {"all": {"hosts": {"localhost": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}},
+                         "children": {"gpu_nodes": {"hosts": {"g5-host": {"ansible_connection": "local",
+                                                                          "k8s_node_name": names["node"],
+                                                                          "device_plugin_config": host_config}}}}}}
+    (tmp_path / "inventory.yml").write_text(json.dumps(inventory))
+    (tmp_path / "play.yml").write_text("- name: Role\n  hosts: localhost\n  gather_facts: false\n  roles:\n"
+                                       "    - role: %s\n" % role)
+    (tmp_path / "vars.json").write_text(json.dumps(variables))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_ROOT, ANSIBLE_NOCOLOR="1", HOME=str(tmp_path),
+               ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"))
+    return subprocess.run([sys.executable, "-m", "ansible.cli.playbook", "-i", str(tmp_path / "inventory.yml"),
+                           "-e", "@%s" % (tmp_path / "vars.json"), str(tmp_path / "play.yml")],
+                          env=env, capture_output=True, text=True, timeout=600, check=False)
+
+
+def get(kube, path):
+    status, answer = kube.api.request("GET", path)
+    return answer if status == 200 else None
+
+
+def wait_for(predicate, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.3)
+    return predicate()
+
+
+def test_named_configs_share_the_a10g_node(tmp_path, kube, names, a10g):
+    kubelet = control_plane.KubeletStandIn(kube.api, [g5_node(names["node"])],
+                                           device_plugins={names["node"]: {"nvidia_smi": a10g, "strategy": "none"}})
+    with kubelet:
+        result = run_role(tmp_path, kube, names, "a10g-shared")
+        assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+        config_map = get(kube, "/api/v1/namespaces/%s/configmaps/nvidia-device-plugin-configs" % names["namespace"])
+        assert sorted(config_map["data"]) == ["a10g-shared", "whole"]
+        # each key is the engine's plugin config, as a v1 plugin config file
+        assert yaml.safe_load(config_map["data"]["a10g-shared"]) == json.loads(json.dumps(
+            sharing.plugin_config(SHARED, mig_strategy="none")))
+        assert yaml.safe_load(config_map["data"]["whole"]) == {"version": "v1", "flags": {"migStrategy": "none"}}
+
+        node = get(kube, "/api/v1/nodes/%s" % names["node"])
+        assert node["metadata"]["labels"][sharing.CONFIG_LABEL] == "a10g-shared"
+
+        daemonset = get(kube, "/apis/apps/v1/namespaces/%s/daemonsets/%s" % (names["namespace"], names["name"]))
+        pod = daemonset["spec"]["template"]["spec"]
+        init, = pod["initContainers"]
+        sidecar, plugin = pod["containers"]
+        for manager, oneshot in ((init, "true"), (sidecar, "false")):
+            env = dict((e["name"], e.get("value")) for e in manager["env"])
+            assert manager["command"] == ["config-manager"]
+            assert (env["ONESHOT"], env["NODE_LABEL"], env["DEFAULT_CONFIG"]) == (oneshot, sharing.CONFIG_LABEL, "whole")
+        plugin_env = dict((e["name"], e.get("value")) for e in plugin["env"])
+        assert plugin_env["CONFIG_FILE"] == "/config/config.yaml"
+        assert "MIG_STRATEGY" not in plugin_env  # it would override every config's migStrategy
+        assert pod["serviceAccountName"] == names["name"] and pod["shareProcessNamespace"] is True
+        assert get(kube, "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/%s-config-manager" % names["name"])
+
+        # the real DaemonSet controller ran the pod; the plugin stand-in advertised the shared GPUs
+        expected = dict(sharing.node_capacity("g5.12xlarge", SHARED))
+        assert expected == {"nvidia.com/gpu": 0, "nvidia.com/gpu.shared": 16}
+
+        def advertised():
+            allocatable = get(kube, "/api/v1/nodes/%s" % names["node"])["status"].get("allocatable", {})
+            return dict((k, int(v)) for k, v in allocatable.items() if k.startswith("nvidia.com/")) or None
+        assert wait_for(lambda: advertised() and advertised().get("nvidia.com/gpu.shared")) == 16
+        assert advertised().get("nvidia.com/gpu", 0) == 0
+        assert not kubelet.errors
+
+        again = run_role(tmp_path, kube, names, "a10g-shared")
+        assert again.returncode == 0, again.stdout[-3000:]
+        assert "changed=0" in again.stdout.split("PLAY RECAP")[-1], again.stdout[-3000:]
+
+
+@pytest.mark.parametrize("host_config, role_vars, message", [
+    ("no-such-config", {}, "device_plugin_config 'no-such-config' is not one of the device plugin configs"),
+    ("a10g-shared", {"device_plugin_default_config": "missing"}, "the default device plugin config 'missing' is not one"),
+    ("", {"device_plugin_configs": {"bad name": {}}, "device_plugin_default_config": "bad name"},
+     "is not a valid device plugin config name"),
+    ("x", {"device_plugin_configs": {"x": {"sharing": {"mode": "time-slicing", "replicas": 1}}},
+                     "device_plugin_default_config": "x"}, "replicas must be at least 2"),
+    ("x", {"device_plugin_configs": {"x": {"sharing": {"mode": "mps", "replicas": 2}, "mig_strategy": "none"}},
+                     "device_plugin_default_config": "x"}, "MPS needs NVIDIA's MPS control daemon"),
+])
+def test_bad_input_changes_nothing(tmp_path, kube, names, host_config, role_vars, message):
+    control_plane.seed_nodes(kube.api, [g5_node(names["node"])])
+    result = run_role(tmp_path, kube, names, host_config, **role_vars)
+    assert result.returncode != 0
+    assert message in result.stdout, result.stdout[-3000:]
+    assert get(kube, "/api/v1/namespaces/%s/configmaps/nvidia-device-plugin-configs" % names["namespace"]) is None
+    assert get(kube, "/apis/apps/v1/namespaces/%s/daemonsets/%s" % (names["namespace"], names["name"])) is None
+    labels = get(kube, "/api/v1/nodes/%s" % names["node"])["metadata"].get("labels") or {}
+    assert sharing.CONFIG_LABEL not in labels
