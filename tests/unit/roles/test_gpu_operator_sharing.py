@@ -40,6 +40,12 @@ def run_role(tmp_path, kube, names, host_config, **role_vars):
     return device_plugin.run_role(tmp_path, kube, names, host_config, role="gpu_slicing.eks.gpu_operator", role_vars=variables)
 
 
+def required_spec_fields():
+    crd = [doc for doc in control_plane.load_crds(control_plane.DEFAULT_CRDS)
+           if doc["spec"]["names"]["kind"] == "ClusterPolicy"][0]
+    return crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["required"]
+
+
 def test_cluster_policy_points_at_the_named_configs(tmp_path, kube, names):
     control_plane.seed_nodes(kube.api, [g5_node(names["node"])])
     result = run_role(tmp_path, kube, names, "l4-mps")
@@ -54,9 +60,11 @@ def test_cluster_policy_points_at_the_named_configs(tmp_path, kube, names):
     assert get(kube, "/api/v1/nodes/%s" % names["node"])["metadata"]["labels"][sharing.CONFIG_LABEL] == "l4-mps"
 
     # the chart copies devicePlugin.config {name, default} into the ClusterPolicy: the real CRD must accept them
+    spec = dict((key, {}) for key in required_spec_fields())  # the CRD requires these sections (empty is valid)
+    spec["devicePlugin"] = {"config": {"name": values["devicePlugin"]["config"]["name"],
+                                       "default": values["devicePlugin"]["config"]["default"]}}
     policy = {"apiVersion": "nvidia.com/v1", "kind": "ClusterPolicy", "metadata": {"name": "cluster-policy-%s" % names["namespace"]},
-              "spec": {"devicePlugin": {"config": {"name": values["devicePlugin"]["config"]["name"],
-                                                   "default": values["devicePlugin"]["config"]["default"]}}}}
+              "spec": spec}
     status, answer = kube.api.request("POST", "/apis/nvidia.com/v1/clusterpolicies?dryRun=All&fieldValidation=Strict", policy)
     assert status == 201, answer
     assert answer["spec"]["devicePlugin"]["config"] == policy["spec"]["devicePlugin"]["config"]
