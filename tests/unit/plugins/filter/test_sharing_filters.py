@@ -155,3 +155,15 @@ def test_stand_in_selects_the_config_like_config_manager():
     with pytest.raises(fake_device_plugin.EnumerationError, match="config 'other' is not in the ConfigMap"):
         fake_device_plugin.selected_config(pod, {"metadata": {"labels": {sharing.CONFIG_LABEL: "other"}}}, read)
     assert fake_device_plugin.selected_config({"spec": {"containers": [{"env": []}]}}, {}, read) is None
+
+
+def test_report_markdown_has_the_shared_gpus_table():
+    from ansible_collections.gpu_slicing.eks.plugins.filter import report
+
+    rows = filters.sharing_report([_node("g5|a", "g5.12xlarge", {"nvidia.com/gpu": "4"}, "g5-shared")], CONFIGS, "mig-mixed")
+    text = report.mig_report_markdown({"title": "t", "nodes": [], "karpenter": [], "sharing": rows})
+    line = [x for x in text.splitlines() if x.startswith("| g5")][0]
+    assert line == ("| g5\\|a | g5.12xlarge | g5-shared | time-slicing (renamed .shared) | 10 | nvidia.com/gpu=4 | "
+                    "nvidia.com/gpu.shared=40 | nvidia.com/gpu: expected 0, allocatable 4; "
+                    "nvidia.com/gpu.shared: expected 40, allocatable 0 |")
+    assert "Shared GPUs" not in report.mig_report_markdown({"title": "t", "nodes": [], "karpenter": []})
