@@ -20,13 +20,13 @@ from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig._applier_dige
 
 
 def mig_user_data(instance_type, config=None, ami_family="AL2023", layout=None, config_label=None, applier_url=None,
-                  applier_sha256=None, taints=None, user_data=None):
+                  applier_sha256=None, taints=None, user_data=None, sharing=None):
     """User data (str) for nodes of ``instance_type`` (a name or a list) that applies ``config`` or ``layout``."""
     try:
         return userdata.render(_plain(instance_type), ami_family=_plain(ami_family), config=_plain(config),
                                layout=_plain(layout), config_label=_plain(config_label),
                                applier_url=_plain(applier_url), applier_sha256=_plain(applier_sha256) or APPLIER_SHA256,
-                               taints=_plain(taints) or (), user_data=_plain(user_data))
+                               taints=_plain(taints) or (), user_data=_plain(user_data), sharing_spec=_plain(sharing))
     except userdata.UserDataError as exc:
         raise AnsibleFilterError("mig_user_data: %s" % to_native(exc))
 

@@ -421,6 +421,34 @@ EXAMPLES = r"""
   check_mode: true
   diff: true
 
+- name: A10G pool time-sliced 10 ways (no MIG); Karpenter buys one g5.12xlarge per 40 pods asking nvidia.com/gpu.shared
+  gpu_slicing.eks.karpenter_nodepool:
+    name: a10g-shared
+    instance_types: [g5.12xlarge]
+    sharing:
+      mode: time-slicing
+      replicas: 10
+      rename_by_default: true
+      fail_requests_greater_than_one: true
+    device_plugin_config: a10g-ts-10   # a named config of the device plugin (device_plugin role) with the same sharing
+    node_overlay: true
+    limits:
+      nvidia.com/gpu: 8                # physical GPUs: set as nvidia.com/gpu.shared 80 (what the overlays count)
+    node_class: default
+
+- name: Bottlerocket L4 pool, time-slicing set in the node's own settings (userData), no device plugin config needed
+  gpu_slicing.eks.karpenter_nodepool:
+    name: l4-shared
+    instance_types: [g6.xlarge, g6.12xlarge]
+    sharing: {mode: time-slicing, replicas: 4}
+    node_overlay: true
+    mig_user_data: true
+    node_class:
+      name: gpu-bottlerocket
+      role: KarpenterNodeRole-my-cluster
+      ami_alias: bottlerocket@latest
+    cluster_name: my-cluster
+
 - name: Remove the pool, its overlays and its node class
   gpu_slicing.eks.karpenter_nodepool:
     name: gpu-mig-1g
