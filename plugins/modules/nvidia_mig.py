@@ -74,9 +74,14 @@ options:
     type: str
   config_file:
     description:
-      - Path on the managed node of a mig-parted v1 config file (YAML; read with PyYAML when present, else with a
-        built-in reader for the block-YAML subset mig-parted files use, or as JSON).
-      - UTF-8, at most 1 MiB, and without YAML aliases (C(*name)), which a mig-parted config never needs.
+      - Path on the managed node of a mig-parted v1 config file, YAML or JSON.
+      - It is read by the collection's own standard-library reader (the same one the boot-time applier uses, so
+        both always read a file the same way). It reads block mappings and lists, V([..]) and V({..}) flow
+        collections, quoted and plain scalars, comments. Plain scalars are typed as YAML 1.1 readers such as mig-parted type
+        them (V(yes)/V(no)/V(on)/V(off) are booleans, V(0x20B010DE) is a number); one that a YAML reader would
+        read as an octal, a float or a date is refused with its line, as are anchors, aliases, tags, block
+        scalars and several documents; quote such a value.
+      - UTF-8 and at most 1 MiB.
       - Requires O(config).
     type: path
   force:

@@ -9,5 +9,5 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 APPLIER_FILE = 'roles/mig_partition/files/gpu-slicing-mig-apply.py'
-APPLIER_SHA256 = '7cfaa0b5d6a7857ba415f834f3dd9876f529e2eff4f43a0cde828d4b7db22cd7'
-APPLIER_SIZE = 78409
+APPLIER_SHA256 = 'd92605f6f2c82c170ddbc80422c102cb0f5805eb3ba592fa6295b4fc48b72917'
+APPLIER_SIZE = 80817

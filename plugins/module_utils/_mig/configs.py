@@ -4,10 +4,16 @@
 """The mig-parted v1 config dialect (pure, stdlib only).
 
 Input is already-parsed Python data (``parse_config``) or text (``load_config_text``). Text is read
-with PyYAML when it is importable, else as JSON, else with ``_MiniYaml``: a small safe loader for the
-block-YAML subset mig-parted files use (mappings, ``-`` sequences, ``[a, b]`` / ``{}`` flow
-collections of scalars, quoted/plain scalars, comments). ``dump_config`` writes that same subset, so
-files this collection persists are read back without PyYAML and are valid for mig-parted itself.
+by one stdlib loader on every path -- ``nvidia_mig`` on a node with or without PyYAML, the boot applier,
+the userData checks -- so the same file can never mean two things: JSON when it starts with ``{``, else
+``_MiniYaml``, a strict reader of the block-YAML subset mig-parted files use (mappings, ``-`` sequences,
+``[a, b]`` / ``{}`` flow collections, quoted and plain scalars, comments). Plain scalars resolve as YAML 1.1
+readers (PyYAML, mig-parted's Go YAML) resolve them for the types a config needs (null, booleans including
+``yes``/``no``/``on``/``off``, decimal and ``0x`` integers); a plain scalar that a YAML 1.1 reader would
+turn into anything else (octal, binary, ``1_000``, ``1:30``, floats, dates, ``<<``) and every other YAML
+feature (anchors, aliases, tags, block scalars, several documents) is refused with the line, never read
+differently. ``dump_config`` writes that same subset, so the files this collection persists are read back
+by the same loader and are valid for mig-parted itself.
 
 Semantics follow NVIDIA/mig-parted ``api/spec/v1``: an entry applies to a GPU when its ``devices``
 (``all`` or indexes) and its optional ``device-filter`` (``0xDDDDVVVV[:0xSSSSssss]``) both match;
@@ -263,7 +269,7 @@ def build_document(per_gpu, label=PERSIST_LABEL):
 
 
 # ---------------------------------------------------------------------------------------------
-# Text: dump the subset we read, and read with PyYAML / JSON / the mini loader.
+# Text: dump the subset we read, and read it back with JSON or the YAML-subset loader (stdlib only).
 
 def _scalar_text(value):
     if isinstance(value, bool):
@@ -301,29 +307,50 @@ def dump_config(doc):
 
 
 def load_config_text(text):
-    """Parse config file text; returns (data, loader_name)."""
-    try:
-        import yaml  # optional on the node
-    except ImportError:
-        yaml = None
-    if yaml is not None:
-        try:
-            # A mig-parted config never needs aliases; refusing them stops alias bombs (451 bytes that expand to
-            # gigabytes once walked or quoted) before anything is built.
-            for event in yaml.parse(text, Loader=yaml.SafeLoader):
-                if isinstance(event, yaml.AliasEvent):
-                    raise MigConfigError("config file uses a YAML alias (*%s, line %d); aliases are not allowed in MIG "
-                                         "configs" % (str(event.anchor)[:40], event.start_mark.line + 1))
-            return yaml.safe_load(text), "yaml"
-        except yaml.YAMLError as exc:
-            raise MigConfigError("config file is not valid YAML: %s" % exc)
-    stripped = text.lstrip()
-    if stripped.startswith("{"):
+    """Parse config file text with the one stdlib loader; returns (data, loader_name)."""
+    if text.lstrip().startswith("{"):
         try:
             return json.loads(text), "json"
-        except ValueError as exc:
-            raise MigConfigError("config file is not valid JSON: %s" % exc)
-    return _MiniYaml(text).load(), "mini-yaml"
+        except ValueError:
+            pass  # a YAML flow mapping, or broken: the YAML reader says which line
+    return _MiniYaml(text).load(), "yaml-subset"
+
+
+# Plain scalars a YAML 1.1 reader resolves to a type other than str (the implicit resolvers of the YAML 1.1
+# type repository: https://yaml.org/type/). The types a mig-parted config uses are resolved the same way here;
+# the others are refused, so a value is never read as a string here and as a number or date by mig-parted.
+_YAML11_NULL = ("", "~", "null", "Null", "NULL")
+_YAML11_TRUE = ("yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON")
+_YAML11_FALSE = ("no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF")
+_DECIMAL_RE = re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$")
+_HEX_RE = re.compile(r"^[-+]?0x[0-9a-fA-F]+$")
+_YAML11_OTHER_RES = (
+    ("an integer", re.compile(r"^[-+]?(?:0b[01_]+|0[0-7_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*|[1-9][0-9_]*(?::[0-5]?[0-9])+)$")),
+    ("a float", re.compile(r"^[-+]?(?:[0-9][0-9_]*)?\.[0-9_]*(?:[eE][-+]?[0-9]+)?$")),
+    ("a float", re.compile(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*$")),
+    ("a float", re.compile(r"^(?:[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")),
+    ("a float", re.compile(r"^[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+$")),  # YAML 1.2 readers (mig-parted's Go YAML)
+    ("a date", re.compile(r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt ].*)?$")),
+    ("a merge key or value key", re.compile(r"^(?:<<|=)$")),
+)
+
+
+def _resolve_plain(text):
+    """(value, None) for a plain scalar, or (None, reason) when a YAML 1.1 reader would read it otherwise."""
+    if text in _YAML11_NULL:
+        return None, None
+    if text in _YAML11_TRUE:
+        return True, None
+    if text in _YAML11_FALSE:
+        return False, None
+    if _DECIMAL_RE.match(text):
+        return int(text), None
+    if _HEX_RE.match(text):
+        return int(text, 16), None
+    for kind, pattern in _YAML11_OTHER_RES:
+        if pattern.match(text):
+            return None, "YAML readers take %s for %s; quote it if a string is meant" % (repr(text[:40]), kind)
+    return text, None
 
 
 class _MiniYaml(object):
@@ -331,15 +358,53 @@ class _MiniYaml(object):
 
     def __init__(self, text):
         self.lines = []
+        ended = open_flow = False
         for number, raw in enumerate(text.splitlines(), 1):
-            if raw.strip() in ("---", "...") or "\t" in raw[:len(raw) - len(raw.lstrip())]:
-                if raw.strip() in ("---", "..."):
-                    continue
-                raise MigConfigError("config line %d: tabs are not allowed for indentation" % number)
             content = self._strip_comment(raw).rstrip()
-            if content.strip():
+            if not content.strip():
+                continue
+            if "\t" in raw[:len(raw) - len(raw.lstrip())]:
+                raise MigConfigError("config line %d: tabs are not allowed for indentation" % number)
+            if content.startswith("%"):
+                raise self.error("YAML directives are not supported", number)
+            if content in ("---", "...") or content.startswith("--- "):
+                # one document: a leading '---' and a trailing '...' are allowed, a second document is not
+                if content == "..." and not ended:
+                    ended = True
+                    continue
+                if content == "---" and not self.lines and not ended:
+                    continue
+                raise self.error("several YAML documents in one file", number)
+            if ended:
+                raise self.error("content after the end of the document ('...')", number)
+            if open_flow:
+                # a flow collection continued on this line: one logical line, numbered where it starts
+                first, ind, text = self.lines[-1]
+                self.lines[-1] = (first, ind, text + " " + content.strip())
+            else:
                 self.lines.append((number, len(content) - len(content.lstrip()), content.strip()))
+            open_flow = self._flow_depth(self.lines[-1][2]) > 0
+        if open_flow:
+            raise self.error("unterminated flow collection", self.lines[-1][0])
         self.pos = 0
+
+    @staticmethod
+    def _flow_depth(text):
+        """How many [ / { are still open at the end of ``text`` (quote-aware; 0 for a plain line)."""
+        depth, quote, prev = 0, None, None
+        for ch in text:
+            if quote:
+                if ch == quote:
+                    quote = None
+            elif ch in "\"'" and prev in (None, "[", "{", ",", ":", "-"):
+                quote = ch
+            elif ch in "[{":
+                depth += 1
+            elif ch in "]}":
+                depth -= 1
+            if not ch.isspace():
+                prev = ch
+        return depth
 
     @staticmethod
     def _strip_comment(line):
@@ -357,8 +422,9 @@ class _MiniYaml(object):
     def error(self, msg, number=None):
         if number is None:
             number = self.lines[self.pos][0] if self.pos < len(self.lines) else "EOF"
-        return MigConfigError("config line %s: %s (only a simple YAML subset is supported without PyYAML;"
-                              " JSON also works)" % (number, msg))
+        return MigConfigError("config line %s: %s (MIG config files are read as a strict YAML subset: block mappings"
+                              " and lists, [..] and {..} flow collections, quoted and plain scalars; JSON also works)"
+                              % (number, msg))
 
     def load(self):
         if not self.lines:
@@ -374,22 +440,33 @@ class _MiniYaml(object):
             raise self.error("bad indentation", number)
         if text.startswith("- ") or text == "-":
             return self.sequence(indent)
+        if text[:1] in "[{" and self.pos == 0 and len(self.lines) == 1:
+            self.pos += 1  # a document that is one flow collection
+            return self.scalar(text, number)
         return self.mapping(indent)
 
     def sequence(self, indent):
         out = []
         while self.pos < len(self.lines):
             number, ind, text = self.lines[self.pos]
-            if ind < indent:
-                break
-            if ind != indent or not (text.startswith("- ") or text == "-"):
+            if ind < indent or (ind == indent and not (text.startswith("- ") or text == "-")):
+                break  # the end of the sequence (a key after an indentless sequence is the caller's)
+            if ind != indent:
                 raise self.error("expected '- ' item", number)
             rest = text[1:].strip()
             if not rest:
+                # "-" alone: its value is the block indented under it, or null
                 self.pos += 1
-                out.append(self.block(self.lines[self.pos][1]) if self.pos < len(self.lines) else None)
+                nested = self.pos < len(self.lines) and self.lines[self.pos][1] > indent
+                out.append(self.block(self.lines[self.pos][1]) if nested else None)
                 continue
-            key, sep, _value = self._split_key(rest)
+            if rest.startswith("- ") or rest == "-":
+                # "- - item": a sequence nested on the same line, its other items aligned under it
+                column = indent + len(text) - len(rest)
+                self.lines[self.pos] = (number, column, rest)
+                out.append(self.sequence(column))
+                continue
+            key, sep, _value = self._split_key(rest, number)
             if sep:
                 # "- key: value" starts a mapping whose other keys are indented under the key.
                 column = indent + len(text) - len(rest)
@@ -400,15 +477,17 @@ class _MiniYaml(object):
                 out.append(self.scalar(rest, number))
         return out
 
-    def _split_key(self, text):
+    def _split_key(self, text, number=None):
+        """(key, True, rest) for 'key: rest' (a plain key must resolve to a string), else (None, False, None)."""
         if text[:1] in "\"'":
             end = text.find(text[0], 1)
-            if end > 0 and text[end + 1:end + 2] == ":":
-                return json.loads('"%s"' % text[1:end]) if text[0] == '"' else text[1:end], True, text[end + 2:].strip()
+            if end > 0 and text[end + 1:end + 2] == ":" and text[end + 2:end + 3] in ("", " "):
+                key = self.scalar(text[:end + 1], number)
+                return key, True, text[end + 2:].strip()
             return None, False, None
         match = re.match(r"^([^:\[\]{},]+?):(\s+|$)(.*)$", text)
         if match:
-            return match.group(1).strip(), True, match.group(3).strip()
+            return self.key(match.group(1).strip(), number), True, match.group(3).strip()
         return None, False, None
 
     def mapping(self, indent):
@@ -419,7 +498,7 @@ class _MiniYaml(object):
                 break
             if ind != indent:
                 raise self.error("bad indentation", number)
-            key, sep, value = self._split_key(text)
+            key, sep, value = self._split_key(text, number)
             if not sep:
                 raise self.error("expected 'key: value'", number)
             if key in out:
@@ -443,13 +522,17 @@ class _MiniYaml(object):
                 raise self.error("unterminated flow collection", number)
             inner = text[1:-1].strip()
             parts = [p.strip() for p in self._split_flow(inner)] if inner else []
+            if any(not part for part in parts):
+                raise self.error("empty entry in a flow collection", number)
             if closing == "]":
                 return [self.scalar(p, number) for p in parts]
             out = collections.OrderedDict()
             for part in parts:
-                key, sep, value = self._split_key(part)
+                key, sep, value = self._split_key(part, number)
                 if not sep:
                     raise self.error("expected 'key: value' in a flow mapping", number)
+                if key in out:
+                    raise self.error("duplicate key %r" % key, number)
                 out[key] = self.scalar(value, number) if value else None
             return out
         if text[0] == '"':
@@ -461,28 +544,37 @@ class _MiniYaml(object):
             if not text.endswith("'") or len(text) < 2:
                 raise self.error("bad single-quoted string %s" % text, number)
             return text[1:-1].replace("''", "'")
-        if text in ("true", "True", "TRUE"):
-            return True
-        if text in ("false", "False", "FALSE"):
-            return False
-        if text in ("null", "Null", "NULL", "~"):
-            return None
-        if re.match(r"^[-+]?\d+$", text):
-            return int(text)
-        if text[0] in "&*!|>@`%":
-            raise self.error("unsupported YAML syntax %r" % text, number)
-        return text
+        if text[0] in "&*":
+            raise MigConfigError("config line %d: config file uses a YAML %s (%s); anchors and aliases are not allowed"
+                                 " in MIG configs" % (number, "anchor" if text[0] == "&" else "alias", text.split()[0][:40]))
+        if text[0] in "!|>@`%?" or text.startswith("- ") or text == "-" or ": " in text or " #" in text:
+            raise self.error("unsupported YAML syntax %r" % text[:40], number)
+        value, reason = _resolve_plain(text)
+        if reason:
+            raise self.error(reason, number)
+        return value
+
+    def key(self, text, number):
+        """A plain mapping key: it must resolve to a string (a YAML reader would make '1' or 'on' non-strings)."""
+        if text[:1] in "&*!?|>%@`":
+            self.scalar(text, number)  # raises the anchor/alias/syntax error
+        value, reason = _resolve_plain(text)
+        if reason or not isinstance(value, str):
+            raise self.error("mapping key %r is not a string to YAML readers; quote it" % text[:40], number)
+        return value
 
     @staticmethod
     def _split_flow(text):
-        parts, depth, quote, cur = [], 0, None, ""
+        """Split the inside of a flow collection at its top-level commas (a trailing comma is allowed)."""
+        parts, depth, quote, cur, prev = [], 0, None, "", None
         for ch in text:
             if quote:
                 cur += ch
                 if ch == quote:
                     quote = None
                 continue
-            if ch in "\"'":
+            # a quote opens a quoted scalar only where a scalar starts (quote's is a plain scalar)
+            if ch in "\"'" and prev in (None, "[", "{", ",", ":"):
                 quote = ch
             elif ch in "[{":
                 depth += 1
@@ -490,8 +582,11 @@ class _MiniYaml(object):
                 depth -= 1
             elif ch == "," and depth == 0:
                 parts.append(cur)
-                cur = ""
+                cur, prev = "", None
                 continue
             cur += ch
-        parts.append(cur)
+            if not ch.isspace():
+                prev = ch
+        if cur.strip() or not parts:
+            parts.append(cur)
         return parts

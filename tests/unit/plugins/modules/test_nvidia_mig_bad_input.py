@@ -48,7 +48,7 @@ def test_alias_bomb_as_config_file_is_refused_in_a_short_message(tmp_path, apply
     before = node.sim.state()
     result, failed = apply(node, config="bomb", config_file=str(path))
     assert failed
-    assert "config_file %s: config file uses a YAML alias (*a, line 2)" % path in result["msg"], result["msg"][:500]
+    assert "config_file %s: config line 1: config file uses a YAML anchor (&a);" % path in result["msg"], result["msg"][:500]
     assert len(result["msg"]) < 500
     assert_nothing_changed(node, before)
     assert not os.path.exists(node.persist_path)
