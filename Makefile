@@ -56,7 +56,7 @@ export ANSIBLE_NOCOLOR := 1
 endif
 
 .PHONY: help demo test test-next venv venv-next collections ansible-test-tree ansible-test-bootstrap \
-        sanity units integration molecule lint ruff changelog-lint ee docs pytest units-next integration-next clean \
+        sanity units integration molecule lint ruff changelog-lint release ee docs pytest units-next integration-next clean \
         applier
 
 help:
@@ -68,7 +68,8 @@ help:
 	@echo "make molecule      every scenario under molecule/"
 	@echo "make lint          ansible-lint, production profile, offline"
 	@echo "make ruff          ruff check of every Python file (rules in pyproject.toml; no formatting)"
-	@echo "make changelog-lint  antsibull-changelog lint"
+	@echo "make changelog-lint  antsibull-changelog lint + a release into a temp copy (CHANGELOG.rst, tarball)"
+	@echo "make release       antsibull-changelog release for galaxy.yml's version (writes CHANGELOG.rst)"
 	@echo "make ee            ansible-builder create for execution-environment.yml (no container engine needed)"
 	@echo "make docs          ansible-doc renders every plugin and role; reference pages and docsite current; antsibull-docs lint"
 	@echo "make test-next     units + integration on ansible-core 2.21 / Python 3.12+ (.venv-next)"
@@ -232,6 +233,15 @@ ruff: $(VENV_STAMP)
 
 changelog-lint: $(VENV_STAMP)
 	cd $(ROOT) && $(VENV)/bin/antsibull-changelog lint
+	@# a release into a throw-away copy: every fragment reaches CHANGELOG.rst, and the tarball carries it
+	cd $(ROOT) && $(VENV)/bin/python hacking/release_changelog.py --check \
+		--antsibull-changelog $(VENV)/bin/antsibull-changelog --ansible-galaxy $(VENV)/bin/ansible-galaxy
+
+# Release: set `version` in galaxy.yml first; this writes CHANGELOG.rst and changelogs/changelog.yaml and removes
+# the fragments (commit all three), as antsibull-changelog does for every Ansible collection.
+release: $(VENV_STAMP)
+	cd $(ROOT) && $(VENV)/bin/python hacking/release_changelog.py --release \
+		--antsibull-changelog $(VENV)/bin/antsibull-changelog
 
 ee: $(VENV_STAMP)
 	@# the Galaxy tarball, listed and checked; then ansible-builder run from that tarball, installed
