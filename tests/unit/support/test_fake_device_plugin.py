@@ -24,6 +24,10 @@ import pytest
 
 from ansible_collections.gpu_slicing.eks.tests.support import fake_device_plugin
 from ansible_collections.gpu_slicing.eks.tests.support.kube_emulator import KubeEmulator
+from ansible_collections.gpu_slicing.eks.tests.support import legs
+
+# the emulator and the real server do not depend on ansible-core: the main leg is enough
+pytestmark = pytest.mark.skipif(not legs.on_main_leg(), reason=legs.skip_reason())
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".."))
 SIM_CTL = os.path.join(ROOT, "tests", "simulators", "nvidia-smi-sim")

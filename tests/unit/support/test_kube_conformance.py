@@ -22,6 +22,10 @@ from kubernetes.dynamic import DynamicClient  # noqa: E402
 
 from ansible_collections.gpu_slicing.eks.tests.unit.support import kube_backends  # noqa: E402
 from ansible_collections.gpu_slicing.eks.tests.unit.support.kube_backends import eventually, node, nodepool, selector  # noqa: E402
+from ansible_collections.gpu_slicing.eks.tests.support import legs  # noqa: E402
+
+# the emulator and the real server do not depend on ansible-core: the main leg is enough
+pytestmark = pytest.mark.skipif(not legs.on_main_leg(), reason=legs.skip_reason())
 
 GPU_NODE = node("gpu-1", {"node.kubernetes.io/instance-type": "p5.48xlarge", "nvidia.com/gpu.present": "true", "karpenter.sh/nodepool": "gpu"},
                 {"cpu": "192", "memory": "2Ti", "pods": "110", "nvidia.com/gpu": "8"})

@@ -19,6 +19,10 @@ kubernetes = pytest.importorskip("kubernetes")
 from kubernetes.client import ApiException  # noqa: E402
 
 from ansible_collections.gpu_slicing.eks.tests.unit.support import kube_backends  # noqa: E402
+from ansible_collections.gpu_slicing.eks.tests.support import legs  # noqa: E402
+
+# the emulator and the real server do not depend on ansible-core: the main leg is enough
+pytestmark = pytest.mark.skipif(not legs.on_main_leg(), reason=legs.skip_reason())
 
 CEL_SKIPPED = ("Invalid value: null: some validation rules were not checked because the object was invalid; correct the existing errors "
                "to complete validation")

@@ -26,6 +26,10 @@ from kubernetes.client import ApiException  # noqa: E402
 from ansible_collections.gpu_slicing.eks.tests.support.kube_emulator import KubeEmulator  # noqa: E402
 from ansible_collections.gpu_slicing.eks.tests.support.kube_emulator import admission, launcher  # noqa: E402
 from ansible_collections.gpu_slicing.eks.tests.unit.support.kube_backends import nodepool  # noqa: E402
+from ansible_collections.gpu_slicing.eks.tests.support import legs  # noqa: E402
+
+# the emulator and the real server do not depend on ansible-core: the main leg is enough
+pytestmark = pytest.mark.skipif(not legs.on_main_leg(), reason=legs.skip_reason())
 
 GPU_NODE = {"metadata": {"name": "gpu-1", "labels": {"node.kubernetes.io/instance-type": "p5.48xlarge", "nvidia.com/gpu.present": "true",
                                                      "karpenter.sh/nodepool": "gpu"}},
