@@ -264,7 +264,7 @@ def _build(go, target, bin_dir, versions, log):
                                     check=False).stdout.strip()
         log("building the Kubernetes control plane: k8s.io/kubernetes %s, etcd %s with %s into %s" % (
             versions["kubernetes"], versions["etcd"], go_version, bin_dir))
-        log("  first build: ~300 MB of modules, 20-40 min on 2 cores (later runs reuse the cache); log: %s" % log_path)
+        log("  first build: ~900 MB of modules, ~5 min on an idle 2-core machine, much longer under load (later runs reuse the cache); log: %s" % log_path)
         packages = list(BINARIES.values())
         with open(str(log_path), "w") as log_handle:
             rc, lines = _run_go([go, "list", "-deps", "-f", "{{.ImportPath}}"] + packages, "resolving modules", log_handle, log, env)
