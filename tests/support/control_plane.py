@@ -17,7 +17,7 @@ and the ``ServiceAccount`` admission plugin is off (it rejects pods in a namespa
 controller-manager has created its ``default`` ServiceAccount, a race no kubelet-less test should depend on;
 envtest does the same).
 
-Python API (see INTERFACES.md "control plane")::
+Python API::
 
     with ControlPlane() as cp:          # cp.kubeconfig, cp.server, cp.version, cp.bin_dir
         cp.seed_nodes([{"metadata": {"name": "gpu-1"}, "status": {"capacity": {"nvidia.com/gpu": "8"}}}])
