@@ -95,7 +95,7 @@ def check(tool, galaxy):
         print("release check: %s" % problem, file=sys.stderr)
     if not problems:
         print("release check: v%s would publish CHANGELOG.rst with all %d entries of %d fragments, and the tarball "
-              "carries it" % (version, len(entries), len({name for name, _ in entries})))
+              "carries it" % (version, len(entries), len({entry[0] for entry in entries})))
     return 1 if problems else 0
 
 

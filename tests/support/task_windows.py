@@ -62,5 +62,5 @@ def find(windows, task, play=None):
     hits = [value for (p, t), value in windows.items() if t == task and (play is None or p == play)]
     if len(hits) != 1:
         raise KeyError("%d tasks named %r%s; recorded: %s" % (len(hits), task, " in play %r" % play if play else "",
-                                                           sorted(set(t for _p, t in windows))))
+                                                              sorted(set(t for _p, t in windows))))
     return hits[0]

@@ -405,8 +405,9 @@ class SchemaAdmission:
         if causes:
             # The API server does not run CEL rules on objects that fail the schema, and says so in one more cause.
             if self.rules:
-                causes.append(Cause("FieldValueInvalid", "<nil>", "Invalid value: null: some validation rules were not checked because the object "
-                                                                 "was invalid; correct the existing errors to complete validation"))
+                causes.append(Cause("FieldValueInvalid", "<nil>",
+                                    "Invalid value: null: some validation rules were not checked because the object "
+                                    "was invalid; correct the existing errors to complete validation"))
             return causes, pruned
         for rule in self.rules:
             for concrete, value, old_value, has_old in _walk(obj, old, old is not None, rule.path, ()):

@@ -48,7 +48,6 @@ _RETURNS_DELETED_OBJECT = {("", "Pod"), ("", "Service"), ("", "ServiceAccount"),
                            ("", "PodTemplate"), ("", "ResourceQuota"), ("", "Namespace"), ("apiextensions.k8s.io", "CustomResourceDefinition")}
 
 
-
 def _null_at(obj, path):
     """True when ``path`` (plain keys only) ends in an explicit null in ``obj``."""
     for step in path[:-1]:
@@ -56,6 +55,7 @@ def _null_at(obj, path):
             return False
         obj = obj.get(step)
     return isinstance(obj, dict) and isinstance(path[-1], str) and path[-1] in obj and obj[path[-1]] is None
+
 
 class ApiError(Exception):
     """An error answered as a Kubernetes ``Status`` object."""

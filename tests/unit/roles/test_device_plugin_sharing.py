@@ -58,8 +58,8 @@ def names(kube):
     """A namespace, DaemonSet and Node of this test only (the session cluster is shared)."""
     suffix = uuid.uuid4().hex[:8]
     found = {"namespace": "share-%s" % suffix, "name": "dp-%s" % suffix, "node": "ip-10-9-0-%d.ec2.internal" % (int(suffix, 16) % 250)}
-    status, answer = kube.api.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
-                                                                    "metadata": {"name": found["namespace"]}})
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": found["namespace"]}}
+    status, answer = kube.api.request("POST", "/api/v1/namespaces", namespace)
     assert status == 201, answer
     yield found
     kube.api.request("DELETE", "/api/v1/namespaces/%s" % found["namespace"])
@@ -165,9 +165,9 @@ def test_named_configs_share_the_a10g_node(tmp_path, kube, names, a10g):
     ("", {"device_plugin_configs": {"bad name": {}}, "device_plugin_default_config": "bad name"},
      "is not a valid device plugin config name"),
     ("x", {"device_plugin_configs": {"x": {"sharing": {"mode": "time-slicing", "replicas": 1}}},
-                     "device_plugin_default_config": "x"}, "replicas must be at least 2"),
+           "device_plugin_default_config": "x"}, "replicas must be at least 2"),
     ("x", {"device_plugin_configs": {"x": {"sharing": {"mode": "mps", "replicas": 2}, "mig_strategy": "none"}},
-                     "device_plugin_default_config": "x"}, "MPS needs NVIDIA's MPS control daemon"),
+           "device_plugin_default_config": "x"}, "MPS needs NVIDIA's MPS control daemon"),
 ])
 def test_bad_input_changes_nothing(tmp_path, kube, names, host_config, role_vars, message):
     control_plane.seed_nodes(kube.api, [g5_node(names["node"])])

@@ -25,8 +25,8 @@ ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
 SIM_CTL = os.path.join(ROOT, "tests", "simulators", "nvidia-smi-sim")
 SHARED = {"mode": "time-slicing", "replicas": 10, "rename_by_default": True}
 CONFIGS = {"mig-mixed": {}, "g5-shared": {"mig_strategy": "none", "sharing": SHARED},
-           "mig-shared": {"mig_strategy": "mixed", "sharing": {"mode": "time-slicing", "replicas": 2,
-                                                                "resources": ["nvidia.com/mig-1g.10gb"]}}}
+           "mig-shared": {"mig_strategy": "mixed",
+                          "sharing": {"mode": "time-slicing", "replicas": 2, "resources": ["nvidia.com/mig-1g.10gb"]}}}
 
 
 def _plain(document):

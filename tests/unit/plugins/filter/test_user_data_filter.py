@@ -15,6 +15,8 @@ from ansible_collections.gpu_slicing.eks.plugins.filter.user_data import FilterM
 from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import userdata
 from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig._applier_digest import APPLIER_SHA256
 
+toml = pytest.importorskip("tomllib") if __import__("sys").version_info >= (3, 11) else pytest.importorskip("tomli")
+
 URL = "s3://my-bucket/gpu-slicing/gpu-slicing-mig-apply.py"
 
 
@@ -31,3 +33,11 @@ def test_filter_is_registered_and_takes_lists_and_bottlerocket():
     assert '"h100.80gb" = "3g.40gb"' in text
     with pytest.raises(AnsibleFilterError, match="Bottlerocket cannot express"):
         mig_user_data("p5.48xlarge", config="all-balanced", ami_family="Bottlerocket")
+
+
+def test_filter_passes_sharing_through():
+    text = mig_user_data(["g5.xlarge", "g5.12xlarge"], ami_family="Bottlerocket",
+                         sharing={"mode": "time-slicing", "replicas": 4})
+    assert toml.loads(text)["settings"]["kubelet-device-plugins"]["nvidia"]["time-slicing"]["replicas"] == 4
+    with pytest.raises(AnsibleFilterError, match="at least 2"):
+        mig_user_data("g5.xlarge", ami_family="Bottlerocket", sharing={"mode": "time-slicing", "replicas": 1})

@@ -108,9 +108,9 @@ def test_the_loader_reads_every_builtin_config_as_pyyaml_dumps_it():
 def _random_value(rng, depth):
     kind = rng.choice(["scalar", "scalar", "list", "map"] if depth < 3 else ["scalar"])
     if kind == "list":
-        return [_random_value(rng, depth + 1) for _ in range(rng.randint(0, 4))]
+        return [_random_value(rng, depth + 1) for _item in range(rng.randint(0, 4))]
     if kind == "map":
-        return {_random_key(rng): _random_value(rng, depth + 1) for _ in range(rng.randint(0, 4))}
+        return {_random_key(rng): _random_value(rng, depth + 1) for _item in range(rng.randint(0, 4))}
     return rng.choice([
         rng.randint(-5, 300), rng.choice([True, False, None]), "0x%08X" % rng.getrandbits(32),
         rng.choice(PLAIN_SCALARS), _random_key(rng), "with space", "colon:inside", "hash#inside", "quote's",
@@ -167,8 +167,8 @@ def _inline(value):
 def test_random_documents_read_the_same_as_pyyaml_or_are_refused(seed):
     rng = random.Random(seed)
     read = 0
-    for _ in range(25):
-        value = {_random_key(rng): _random_value(rng, 0) for _ in range(rng.randint(1, 4))}
+    for _document in range(25):
+        value = {_random_key(rng): _random_value(rng, 0) for _item in range(rng.randint(1, 4))}
         for text in (_as_mig_parted_writes_it(value) + "\n",
                      yaml.safe_dump(value, default_flow_style=False, sort_keys=False, width=4096),
                      yaml.safe_dump(value, default_flow_style=None, sort_keys=False, width=4096)):

@@ -63,12 +63,3 @@ def test_al2023_sharing_without_mig_is_an_error():
     with pytest.raises(UserDataError, match="AL2023 user data does not configure the device plugin"):
         userdata.render(["g5.xlarge"], ami_family="AL2023", applier_url="https://example.com/a.py",
                         sharing_spec={"mode": "time-slicing", "replicas": 2})
-
-
-def test_filter_passes_sharing_through():
-    from ansible.errors import AnsibleFilterError
-    from ansible_collections.gpu_slicing.eks.plugins.filter.user_data import mig_user_data
-    text = mig_user_data(["g5.xlarge", "g5.12xlarge"], ami_family="Bottlerocket", sharing={"mode": "time-slicing", "replicas": 4})
-    assert toml.loads(text)["settings"]["kubelet-device-plugins"]["nvidia"]["time-slicing"]["replicas"] == 4
-    with pytest.raises(AnsibleFilterError, match="at least 2"):
-        mig_user_data("g5.xlarge", ami_family="Bottlerocket", sharing={"mode": "time-slicing", "replicas": 1})
