@@ -225,14 +225,15 @@ def test_bench_describes_the_world_it_measured():
     bench = _load(os.path.join("bench", "site_bench.py"), "gpu_slicing_site_bench")
 
     class Args:
-        nodes, forks = 10, 5
+        nodes, forks, rounds, old = 10, 5, 2, "0048358"
 
     class World:
         ssh_mode, kube_mode, kube_version = "sshd", "control-plane", "v1.35.4"
 
-    text = bench.describe(Args, World, 8, 42.4)
-    assert "--nodes 10 --forks 5 --ssh-hosts sshd --kube control-plane" in text
+    text = bench.describe(Args, World, 8, 42.4, "0048358")
+    assert "--nodes 10 --forks 5 --rounds 2 --old 0048358" in text
     assert "a real kube-apiserver v1.35.4, one sshd SSH host" in text
     assert "8 x p5.48xlarge (all-1g.10gb) and 2 x p4d.24xlarge" in text and "Setup of the world: 42 s" in text
+    assert "re-run with the collection at 0048358" in text
     World.kube_mode = "emulator"
-    assert "moto, the API emulator, one sshd SSH host" in bench.describe(Args, World, 8, 1)
+    assert "moto, the API emulator, one sshd SSH host" in bench.describe(Args, World, 8, 1, None)
