@@ -8,7 +8,9 @@ PYTHON="$(command -v python3 || command -v python)"
 cd "$(dirname "$0")"
 
 rc=0
-PYTHONPATH="${COLLECTIONS_ROOT}" "${PYTHON}" -m ansible_collections.gpu_slicing.eks.tests.support.legs site_fleet || rc=$?
+# keep ansible-test's PYTHONPATH: on the --venv legs it is what makes ansible importable
+PYTHONPATH="${COLLECTIONS_ROOT}${PYTHONPATH:+:${PYTHONPATH}}" "${PYTHON}" -m ansible_collections.gpu_slicing.eks.tests.support.legs \
+  site_fleet || rc=$?
 if [ "${rc}" -eq 3 ]; then exit 0; elif [ "${rc}" -ne 0 ]; then exit "${rc}"; fi
 PYTHONPATH="${COLLECTIONS_ROOT}" "${PYTHON}" -m pytest -p no:cacheprovider --import-mode=importlib -v -rA \
   test_site_fleet.py "$@"
