@@ -34,11 +34,13 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import capacity, catalog, configs, userdata
 from ansible_collections.gpu_slicing.eks.plugins.modules import karpenter_nodepool
 from ansible_collections.gpu_slicing.eks.tests.simulators import nvidia_smi_sim as sim
-from ansible_collections.gpu_slicing.eks.tests.support import fake_device_plugin, netns
+from ansible_collections.gpu_slicing.eks.tests.support import fake_device_plugin, legs, netns
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", ".."))
 APPLIER_DIR = os.path.join(ROOT, "roles", "mig_partition", "files")
 REASON = netns.netns_unavailable_reason()
+if REASON is None and not legs.on_main_leg():
+    REASON = legs.skip_reason()  # the engine and the shell part do not depend on ansible-core
 pytestmark = pytest.mark.skipif(REASON is not None, reason=str(REASON))
 
 
