@@ -30,6 +30,11 @@ yaml = pytest.importorskip("yaml")
 
 from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import sharing  # noqa: E402
 from ansible_collections.gpu_slicing.eks.tests.support import collections_root, control_plane  # noqa: E402
+from ansible_collections.gpu_slicing.eks.tests.support import legs  # noqa: E402
+
+# CI time: these role runs against the real API server are proven on the main leg; on 2.21 the roles_cluster
+# integration target runs the roles against a real API server too
+pytestmark = pytest.mark.skipif(not legs.on_main_leg(), reason=legs.skip_reason())
 
 COLLECTIONS_ROOT = collections_root()
 COLLECTION = os.path.join(COLLECTIONS_ROOT, "ansible_collections", "gpu_slicing", "eks")

@@ -22,6 +22,10 @@ pytest.importorskip("kmock")
 
 from ansible_collections.gpu_slicing.eks.tests.support.kube_emulator import KubeEmulator, fixture_scope  # noqa: E402
 from ansible_collections.gpu_slicing.eks.tests.support.kube_emulator.launcher import collections_parent  # noqa: E402
+from ansible_collections.gpu_slicing.eks.tests.support import legs  # noqa: E402
+
+# the emulator (the demo's fallback) does not depend on ansible-core: the main leg is enough
+pytestmark = pytest.mark.skipif(not legs.on_main_leg(), reason=legs.skip_reason())
 
 KUBECTL = shutil.which("kubectl")
 PLAYBOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kube_emulator_kubernetes_core.yml")
