@@ -2,7 +2,8 @@
 # Copyright: (c) 2026, gpu_slicing.eks contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The stand-in world's leftovers handling (tests/support/world.py, used by the demo, molecule and bench), the
-demo's command line, and hacking/gen_docs.py markup (the demo itself runs in `make demo`)."""
+demo's command line, and hacking/gen_docs.py (markup; role argument specs it cannot render fail loudly)
+(the demo itself runs in `make demo`)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -168,6 +169,51 @@ def test_options_table_lists_suboptions_and_defaults(gen_docs):
     assert rows[0].startswith("| `node_class` | dict | `EC2NodeClass`")
     assert rows[1].startswith("| `node_class.name` | str | Name.") and "**required**" in rows[1]
     assert "default: `true`" in rows[2]
+
+
+def _role(collection, name, spec):
+    meta = collection / "roles" / name / "meta"
+    meta.mkdir(parents=True)
+    (collection / "roles" / name / "tasks").mkdir()
+    (collection / "roles" / name / "tasks" / "main.yml").write_text("---\n[]\n")
+    if spec is not None:
+        (meta / "argument_specs.yml").write_text(spec)
+
+
+_GOOD_SPEC = "---\nargument_specs:\n  main:\n    short_description: Good role\n    options: {}\n"
+
+
+@pytest.fixture
+def role_collection(tmp_path, monkeypatch):
+    """A collection gpu_slicing.eks of roles only, which the real ansible-doc reads."""
+    collection = tmp_path / "ansible_collections" / "gpu_slicing" / "eks"
+    _role(collection, "good", _GOOD_SPEC)
+    monkeypatch.setenv("ANSIBLE_COLLECTIONS_PATH", str(tmp_path))
+    return collection
+
+
+ANSIBLE_DOC = os.path.join(os.path.dirname(sys.executable), "ansible-doc")
+
+
+def test_role_listing_of_readable_specs(gen_docs, role_collection):
+    listing = gen_docs.list_roles(ANSIBLE_DOC, str(role_collection))
+    assert listing["gpu_slicing.eks.good"]["entry_points"] == {"main": "Good role"}
+
+
+def test_role_spec_that_cannot_be_rendered_fails_naming_the_file(gen_docs, role_collection):
+    # ansible-doc -l only warns about the first one and exits 0; the others it lists without anything to render
+    _role(role_collection, "broken", "---\nargument_specs:\n  main:\n    short_description: [oops\n")
+    _role(role_collection, "bare", None)
+    _role(role_collection, "empty", "---\nargument_specs: {}\n")
+    with pytest.raises(SystemExit) as failure:
+        gen_docs.list_roles(ANSIBLE_DOC, str(role_collection))
+    message = str(failure.value)
+    spec = os.path.join(str(role_collection), "roles", "%s", "meta", "argument_specs.yml")
+    assert spec % "broken" + ": ansible-doc could not read it" in message
+    assert "while parsing a flow sequence" in message  # ansible-doc's own reason, with the line
+    assert spec % "bare" + ": missing" in message
+    assert spec % "empty" + ": no entry point" in message
+    assert spec % "good" not in message
 
 
 class _FakeControlPlane:
