@@ -70,6 +70,8 @@ def list_roles(binary, root=ROOT):
 
 
 _MARKUP = [
+    # an option or return value of another plugin: O(ns.coll.plugin#type:name) -> `name` of `ns.coll.plugin`
+    (re.compile(r"(?:RV|O)\(([a-z0-9_]+\.[a-z0-9_]+\.[a-z0-9_]+)#[a-z]+:([^)]*)\)"), r"`\2` of `\1`"),
     (re.compile(r"RV\(([^)]*)\)"), r"`\1`"),
     (re.compile(r"[OV]\(([^)=]+)=([^)]*)\)"), r"`\1=\2`"),
     (re.compile(r"[CEOV]\(([^)]*)\)"), r"`\1`"),

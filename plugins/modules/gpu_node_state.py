@@ -19,9 +19,9 @@ description:
     state of files (type, mode, owner, group, SHA-256) and of systemd units.
   - The roles C(nvidia_driver) and C(mig_partition) call it first and run their other node tasks only for what
     differs, so a converged node costs one remote task per role.
-  - A read that fails is returned (RV(gpu_error), C(mig.error), C(files[].error), RV(services_error)) instead of
-    failing the task, so that the caller falls back to the task that reports it; the module fails only on invalid
-    options.
+  - A read that fails (O(nvidia_smi_path) missing, a call killed after O(timeout), ...) is returned (RV(gpu_error),
+    C(mig.error), C(files[].error), RV(services_error)) instead of failing the task, so that the caller falls back to
+    the task that reports it; the module fails only on invalid options.
   - Runs C(nvidia-smi -q -x) (plus C(nvidia-smi mig -lgi) and C(nvidia-smi -L) when MIG devices exist, and
     C(nvidia-smi mig -lgip) and C(-lgipp) only when the layout differs) and one C(systemctl show) when O(services)
     is set on a systemd host.
@@ -35,53 +35,50 @@ attributes:
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
+extends_documentation_fragment:
+  - gpu_slicing.eks.nvidia_smi
 options:
-  nvidia_smi_path:
-    description: Name or path of the C(nvidia-smi) executable. A missing one is reported in RV(gpu_error).
-    type: str
-    default: nvidia-smi
-  timeout:
-    description: Seconds each C(nvidia-smi) call may take; a call that takes longer is killed with its process group.
-    type: int
-    default: 300
   mig:
     description:
-      - The desired MIG state, with the options of M(gpu_slicing.eks.nvidia_mig) and the same meaning. The module
-        plans it as M(gpu_slicing.eks.nvidia_mig) does in check mode and returns the result in RV(mig).
+      - The desired MIG state, with the options of M(gpu_slicing.eks.nvidia_mig) (one argument spec) and their
+        meaning, documented there. The module plans it as M(gpu_slicing.eks.nvidia_mig) does in check mode (nothing
+        is run nor written) and returns the result in RV(mig).
       - Omit it to read the GPUs only.
     type: dict
     suboptions:
       gpus:
-        description: GPUs to manage (index, UUID or PCI bus id); default every MIG-capable GPU.
+        description: GPUs to manage (index, UUID or PCI bus id); see O(gpu_slicing.eks.nvidia_mig#module:gpus).
         type: list
         elements: str
       mig_mode:
-        description: V(enabled) or V(disabled).
+        description: V(enabled) or V(disabled); see O(gpu_slicing.eks.nvidia_mig#module:mig_mode).
         type: str
         choices: [enabled, disabled]
       layout:
-        description: Desired instances on every selected GPU (list of profiles or mapping profile to count).
+        description: Desired instances on every selected GPU; see O(gpu_slicing.eks.nvidia_mig#module:layout).
         type: raw
       config:
-        description: A mig-parted v1 config label.
+        description: A mig-parted v1 config label; see O(gpu_slicing.eks.nvidia_mig#module:config).
         type: str
       config_file:
-        description: Path on the node of a mig-parted v1 config file; requires O(mig.config).
+        description: A mig-parted v1 config file on the node; see O(gpu_slicing.eks.nvidia_mig#module:config_file).
         type: path
       force:
-        description: As M(gpu_slicing.eks.nvidia_mig)'s option (planning only).
+        description: Plan as with O(gpu_slicing.eks.nvidia_mig#module:force).
         type: bool
         default: false
       allow_gpu_reset:
-        description: As M(gpu_slicing.eks.nvidia_mig)'s option (planning only).
+        description: Plan as with O(gpu_slicing.eks.nvidia_mig#module:allow_gpu_reset).
         type: bool
         default: false
       persist:
-        description: Also compare the persisted file at O(mig.persist_path) with the desired state.
+        description:
+          - Also compare the persisted file at O(mig.persist_path) with the desired state (and check that it could
+            be written), as O(gpu_slicing.eks.nvidia_mig#module:persist=true) would write it.
         type: bool
         default: true
       persist_path:
-        description: The persisted layout file.
+        description: The persisted layout file; see O(gpu_slicing.eks.nvidia_mig#module:persist_path).
         type: path
         default: /etc/gpu-slicing/mig-layout.yaml
   files:
@@ -219,17 +216,15 @@ FILE_OPTIONS = dict(
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            nvidia_smi_path=dict(type="str", default="nvidia-smi"),
-            timeout=dict(type="int", default=300),
             mig=dict(type="dict", options=options.DESIRED_STATE_SPEC, **options.DESIRED_STATE_RULES),
             files=dict(type="list", elements="dict", options=FILE_OPTIONS, default=[]),
             services=dict(type="list", elements="str", default=[]),
+            **options.NVIDIA_SMI_SPEC
         ),
         supports_check_mode=True,
     )
     params = module.params
-    if params["timeout"] < 1:
-        module.fail_json(msg="timeout must be at least 1 second, got %s" % params["timeout"])
+    options.check_nvidia_smi_options(module)
     path = params["nvidia_smi_path"]
     found = path if "/" in path else (module.get_bin_path(path) or path)
     runner = state.StateReader(smi.subprocess_run_command(params["timeout"]), found)

@@ -32,8 +32,9 @@ description:
   - Each GPU is changed atomically. If creating instances fails, the instances this run created (found by re-reading
     the state) are destroyed, a MIG mode this run changed is set back, the previous layout is restored when possible,
     the persisted file is made to describe the state left, and the module fails with the state of every GPU.
-  - An answer of a mutating C(nvidia-smi) call that cannot be parsed (older or newer driver wording, a timeout) makes
-    the module re-read the state and either continue or roll back; it never leaves instances it cannot account for.
+  - An answer of a mutating C(nvidia-smi) call that cannot be parsed (older or newer driver wording, a call killed
+    after O(timeout)) makes the module re-read the state and either continue or roll back; it never leaves instances
+    it cannot account for.
 author:
   - gpu_slicing.eks maintainers (@gpu-slicing)
 attributes:
@@ -45,6 +46,8 @@ attributes:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Before/after per GPU, with a diagram of the memory slots.
+extends_documentation_fragment:
+  - gpu_slicing.eks.nvidia_smi
 options:
   gpus:
     description:
@@ -102,17 +105,6 @@ options:
       - Hopper and later GPUs switch immediately or refuse, and never need this.
     type: bool
     default: false
-  timeout:
-    description:
-      - Seconds each C(nvidia-smi) call may take. A call that takes longer is killed with its whole process group
-        and counts as failed (the module re-reads the state and rolls back).
-      - The task keyword C(timeout) kills the module but not a hung C(nvidia-smi); this option does.
-    type: int
-    default: 300
-  nvidia_smi_path:
-    description: Name or path of the C(nvidia-smi) executable.
-    type: str
-    default: nvidia-smi
   persist:
     description:
       - Write the desired state of the managed GPUs to O(persist_path) so that a boot-time service re-applies it
@@ -299,8 +291,7 @@ from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import apply
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(options.DESIRED_STATE_SPEC, nvidia_smi_path=dict(type="str", default="nvidia-smi"),
-                           timeout=dict(type="int", default=300)),
+        argument_spec=dict(options.DESIRED_STATE_SPEC, **options.NVIDIA_SMI_SPEC),
         supports_check_mode=True,
         **options.DESIRED_STATE_RULES
     )
@@ -310,8 +301,7 @@ def main():
         config_file=params["config_file"], force=params["force"], allow_gpu_reset=params["allow_gpu_reset"],
         persist=params["persist"], persist_path=params["persist_path"], check_mode=module.check_mode,
         diff=module._diff, atomic_move=module.atomic_move)
-    if params["timeout"] < 1:
-        module.fail_json(msg="timeout must be at least 1 second, got %s" % params["timeout"])
+    options.check_nvidia_smi_options(module)
     runner = smi.runner_for_module(module, params["nvidia_smi_path"], params["timeout"])
     try:
         out = apply.reconcile(runner, request).to_dict()

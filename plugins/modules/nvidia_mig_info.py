@@ -29,6 +29,8 @@ attributes:
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
+extends_documentation_fragment:
+  - gpu_slicing.eks.nvidia_smi
 options:
   gpus:
     description: Only these GPUs (index, UUID or PCI bus id). Default is every GPU.
@@ -38,14 +40,6 @@ options:
     description: Also read the MIG profiles and placements (two more C(nvidia-smi) calls).
     type: bool
     default: true
-  nvidia_smi_path:
-    description: Name or path of the C(nvidia-smi) executable.
-    type: str
-    default: nvidia-smi
-  timeout:
-    description: Seconds each C(nvidia-smi) call may take; a call that takes longer is killed with its process group.
-    type: int
-    default: 300
 seealso:
   - module: gpu_slicing.eks.nvidia_mig
 """
@@ -134,22 +128,18 @@ nvidia_smi_calls:
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
+from ansible_collections.gpu_slicing.eks.plugins.module_utils import _mig_options as options
 from ansible_collections.gpu_slicing.eks.plugins.module_utils import _nvidia_smi as smi
 from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import render
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            gpus=dict(type="list", elements="str"),
-            profiles=dict(type="bool", default=True),
-            nvidia_smi_path=dict(type="str", default="nvidia-smi"),
-            timeout=dict(type="int", default=300),
-        ),
+        argument_spec=dict(gpus=dict(type="list", elements="str"), profiles=dict(type="bool", default=True),
+                           **options.NVIDIA_SMI_SPEC),
         supports_check_mode=True,
     )
-    if module.params["timeout"] < 1:
-        module.fail_json(msg="timeout must be at least 1 second, got %s" % module.params["timeout"])
+    options.check_nvidia_smi_options(module)
     runner = smi.runner_for_module(module, module.params["nvidia_smi_path"], module.params["timeout"])
     try:
         gpus = smi.select_gpus(runner.read_state(), module.params["gpus"])

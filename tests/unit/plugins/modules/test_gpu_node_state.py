@@ -171,3 +171,17 @@ def test_service_manager_and_systemctl_show(tmp_path):
 def test_driver_version_of_foreign_output():
     assert state.driver_version("not xml") == ""
     assert state.driver_version("<nvidia_smi_log><driver_version> 580.1 </driver_version></nvidia_smi_log>") == "580.1"
+
+
+@pytest.mark.parametrize("main, args", [
+    (nvidia_mig.main, {"config": "all-1g.10gb"}),
+    (nvidia_mig_info.main, {}),
+    (gpu_node_state.main, {"mig": {"config": "all-1g.10gb"}}),
+], ids=["nvidia_mig", "nvidia_mig_info", "gpu_node_state"])
+@pytest.mark.parametrize("timeout", [0, -5])
+def test_timeout_below_one_second_fails_before_any_nvidia_smi_call(tmp_path, module, main, args, timeout):
+    # nvidia_smi_path and timeout: one argument spec (_mig_options.NVIDIA_SMI_SPEC) and one check for the three
+    node = Node(tmp_path, "p5", model="h100-80gb", gpus=1)
+    result, failed = module(main, node, timeout=timeout, **args)
+    assert failed and result["msg"] == "timeout must be at least 1 second, got %d" % timeout
+    assert node.calls() == []
