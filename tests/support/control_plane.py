@@ -554,10 +554,12 @@ class KubeletStandIn:
                     self.api.request("PATCH", path + "/status", {"status": self._running_status(pod)},
                                      content_type="application/merge-patch+json")
             if plugin_pods and self._plugin_pods.get(name) not in [p["metadata"]["uid"] for p in plugin_pods]:
-                self._plugin_pods[name] = plugin_pods[0]["metadata"]["uid"]
-                self._advertise(name, plugin_pods[0])
+                if self._advertise(name, plugin_pods[0], pods["items"]):
+                    self._plugin_pods[name] = plugin_pods[0]["metadata"]["uid"]
 
-    def _advertise(self, name, pod=None):
+    def _advertise(self, name, pod=None, node_pods=()):
+        """Advertise what the plugin ``pod`` would; False (nothing done, retried at the next sync) while its config uses
+        MPS and no MPS control daemon runs on the node: shared MPS GPUs are usable only once the daemon runs."""
         try:
             from . import fake_device_plugin
         except ImportError:  # run as a script
@@ -571,6 +573,11 @@ class KubeletStandIn:
             if selected is None:
                 resources = fake_device_plugin.enumerate_resources(spec["nvidia_smi"], spec.get("strategy", "mixed"))
             else:
+                refused = fake_device_plugin.plugin_start_error(pod, selected[1])
+                if refused:
+                    raise fake_device_plugin.EnumerationError("config %s: %s" % (selected[0], refused))
+                if fake_device_plugin.uses_mps(selected[1]) and not fake_device_plugin.mps_daemon_running(pod, node_pods):
+                    return False
                 resources = fake_device_plugin.configured_resources(spec["nvidia_smi"], selected[1])
         except fake_device_plugin.EnumerationError as exc:  # the real plugin would not start: nothing advertised
             self.errors.append("device plugin on %s: %s" % (name, exc))
@@ -579,6 +586,7 @@ class KubeletStandIn:
         capacity.update((k, "0") for k in node["status"].get("capacity", {}) if k.startswith("nvidia.com/"))
         capacity.update((k, str(v)) for k, v in resources.items())
         self.set_resources(name, capacity)
+        return True
 
     def _config_map_data(self, namespace, name):
         status, answer = self.api.request("GET", "/api/v1/namespaces/%s/configmaps/%s" % (namespace, name))

@@ -153,6 +153,65 @@ def configured_resources(nvidia_smi, config):
     return resources
 
 
+def _plugin_container(pod):
+    for container in (pod.get("spec") or {}).get("containers") or []:
+        if (container.get("command") or [None])[0] == "nvidia-device-plugin" or container.get("name") == "nvidia-device-plugin-ctr":
+            return container
+    return {}
+
+
+def _strategies(value):
+    if isinstance(value, list):
+        return [str(v).strip() for v in value]
+    return [v.strip() for v in str(value).split(",") if v.strip()]
+
+
+def uses_mps(config):
+    """True when a parsed v1 config shares with MPS (api/config/v1 sharing.go: some resource with replicas > 1)."""
+    body = ((config or {}).get("sharing") or {}).get("mps") or {}
+    return any(int(r.get("replicas", 1)) > 1 for r in body.get("resources") or [])
+
+
+def plugin_start_error(pod, config):
+    """Why the plugin in ``pod`` would refuse to start with the parsed config, else None: the checks of
+    cmd/nvidia-device-plugin/main.go ``validateFlags`` (v0.20) on the effective settings, where an environment
+    variable of the plugin container (DEVICE_LIST_STRATEGY, MIG_STRATEGY) overrides the config file's flags."""
+    env = _env(_plugin_container(pod))
+    flags = (config or {}).get("flags") or {}
+    mig = env.get("MIG_STRATEGY") or flags.get("migStrategy") or "none"
+    lists = _strategies(env.get("DEVICE_LIST_STRATEGY") or (flags.get("plugin") or {}).get("deviceListStrategy") or "envvar")
+    if not uses_mps(config):
+        return None
+    if mig == "mixed":
+        return "using --mig-strategy=mixed is not supported with MPS"
+    if not any(s.startswith("cdi-") for s in lists):
+        return "using MPS requires CDI (device list strategy %s)" % ",".join(lists)
+    for refused in ("envvar", "volume-mounts"):
+        if refused in lists:
+            return "using MPS is incompatible with --device-list-strategy=%s" % refused
+    return None
+
+
+def mps_daemon_running(plugin_pod, node_pods):
+    """Whether an MPS control daemon runs next to ``plugin_pod``: a Running pod on the node with a container whose
+    command is ``mps-control-daemon``, mounting at /mps the same host directory as the plugin's MPS_ROOT."""
+    root = _env(_plugin_container(plugin_pod)).get("MPS_ROOT")
+    if not root:
+        return False
+    for pod in node_pods:
+        spec = pod.get("spec") or {}
+        if (pod.get("status") or {}).get("phase") != "Running" or (pod.get("metadata") or {}).get("deletionTimestamp"):
+            continue
+        host_paths = dict((v.get("name"), (v.get("hostPath") or {}).get("path")) for v in spec.get("volumes") or [])
+        for container in spec.get("containers") or []:
+            if (container.get("command") or [None])[0] != "mps-control-daemon":
+                continue
+            mounts = dict((m.get("mountPath"), host_paths.get(m.get("name"))) for m in container.get("volumeMounts") or [])
+            if mounts.get("/mps") == root:
+                return True
+    return False
+
+
 class FakeDevicePlugin(object):
     def __init__(self, kubeconfig, mapping, namespace="kube-system", log=sys.stderr):
         from kubernetes import client, config  # imported here so --help works without the library

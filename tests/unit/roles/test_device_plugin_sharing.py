@@ -80,9 +80,10 @@ def g5_node(name):
         "spec": {"taints": [{"key": "nvidia.com/gpu", "effect": "NoSchedule"}]}}
 
 
-def run_role(tmp_path, kube, names, host_config, role="gpu_slicing.eks.device_plugin", role_vars=None, **overrides):
+def run_role(tmp_path, kube, names, host_config, role="gpu_slicing.eks.device_plugin", role_vars=None, check=False, **overrides):
     """ansible-playbook with ``role`` on localhost; inventory group gpu_nodes = one host for ``names["node"]`` with
-    ``device_plugin_config: host_config``. ``role_vars`` replaces the device plugin variables, ``overrides`` updates them."""
+    ``device_plugin_config: host_config``. ``role_vars`` replaces the device plugin variables, ``overrides`` updates them.
+    ``check``: with --check --diff."""
     variables = role_vars if role_vars is not None else dict(
         device_plugin_kubeconfig=str(kube.kubeconfig), device_plugin_namespace=names["namespace"], device_plugin_name=names["name"],
         device_plugin_configs=CONFIGS, device_plugin_default_config="whole", device_plugin_wait=True, device_plugin_wait_timeout=120)
@@ -98,7 +99,7 @@ def run_role(tmp_path, kube, names, host_config, role="gpu_slicing.eks.device_pl
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_ROOT, ANSIBLE_NOCOLOR="1", HOME=str(tmp_path),
                ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"))
     return subprocess.run([sys.executable, "-m", "ansible.cli.playbook", "-i", str(tmp_path / "inventory.yml"),
-                           "-e", "@%s" % (tmp_path / "vars.json"), str(tmp_path / "play.yml")],
+                           "-e", "@%s" % (tmp_path / "vars.json"), str(tmp_path / "play.yml")] + (["--check", "--diff"] if check else []),
                           env=env, capture_output=True, text=True, timeout=600, check=False)
 
 
@@ -164,6 +165,110 @@ def test_named_configs_share_the_a10g_node(tmp_path, kube, names, a10g):
         assert "changed=0" in again.stdout.split("PLAY RECAP")[-1], again.stdout[-3000:]
 
 
+MPS = {"mode": "mps", "replicas": 4}
+MPS_CONFIGS = {"whole": {"mig_strategy": "none"}, "a10g-mps": {"mig_strategy": "none", "sharing": MPS}}
+
+
+def live_pods(kube, namespace, app):
+    answer = get(kube, "/api/v1/namespaces/%s/pods?labelSelector=app.kubernetes.io%%2Fname%%3D%s" % (namespace, app)) or {}
+    return [p for p in answer.get("items", []) if not p["metadata"].get("deletionTimestamp")]
+
+
+def recap_unchanged(result):
+    return result.returncode == 0 and "changed=0" in result.stdout.split("PLAY RECAP")[-1]
+
+
+def test_mps_runs_the_control_daemon_on_the_mps_nodes_only(tmp_path, kube, names, a10g):
+    """MPS through the standalone plugin, as the plugin's Helm chart deploys it: the plugin with MPS_ROOT and the
+    MPS mounts, and a second DaemonSet (NVIDIA's mps-control-daemon) that the real DaemonSet controller and scheduler
+    place on the node whose config uses MPS and NOT on a node of another config. The plugin stand-in refuses what
+    the plugin's validateFlags refuses (e.g. DEVICE_LIST_STRATEGY=envvar overriding the config's cdi-cri) and
+    advertises the MPS replicas only once a control daemon pod runs on that node."""
+    mps_node, whole_node = names["node"], names["node"].replace("ip-10-9-0-", "ip-10-9-1-")
+    other = g5_node(whole_node)
+    other["metadata"]["labels"][sharing.CONFIG_LABEL] = "whole"  # e.g. a node group's label
+    plugin = {"nvidia_smi": a10g, "strategy": "none"}
+    kubelet = control_plane.KubeletStandIn(kube.api, [g5_node(mps_node), other], device_plugins={mps_node: plugin, whole_node: plugin})
+    namespace, mps_name = names["namespace"], "%s-mps-control-daemon" % names["name"]
+    ds_path = "/apis/apps/v1/namespaces/%s/daemonsets/%%s" % namespace
+    try:
+        with kubelet:
+            result = run_role(tmp_path, kube, names, "a10g-mps", device_plugin_configs=MPS_CONFIGS)
+            assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+            config_map = get(kube, "/api/v1/namespaces/%s/configmaps/nvidia-device-plugin-configs" % namespace)
+            mps_config = yaml.safe_load(config_map["data"]["a10g-mps"])
+            assert mps_config == json.loads(json.dumps(sharing.plugin_config(MPS, mig_strategy="none")))
+            assert mps_config["sharing"]["mps"]["resources"] == [{"name": "nvidia.com/gpu", "replicas": 4}]
+            assert mps_config["flags"]["plugin"]["deviceListStrategy"] == "cdi-cri"
+
+            plugin_ds, mps_ds = get(kube, ds_path % names["name"]), get(kube, ds_path % mps_name)
+            assert plugin_ds and mps_ds
+            # two DaemonSets must never select each other's pods
+            assert plugin_ds["spec"]["selector"] != mps_ds["spec"]["selector"]
+            ctr = [c for c in plugin_ds["spec"]["template"]["spec"]["containers"] if c["name"] == "nvidia-device-plugin-ctr"][0]
+            env = dict((e["name"], e.get("value")) for e in ctr["env"])
+            assert env["MPS_ROOT"] == "/run/nvidia/mps" and "DEVICE_LIST_STRATEGY" not in env
+            assert set(m["mountPath"] for m in ctr["volumeMounts"]) >= {"/mps", "/dev/shm", "/var/run/cdi"}
+
+            pod = mps_ds["spec"]["template"]["spec"]
+            assert pod["hostPID"] is True and not pod.get("shareProcessNamespace")
+            mounts, init_cm = pod["initContainers"]
+            assert mounts["command"] == ["mps-control-daemon", "mount-shm"] and mounts["securityContext"]["privileged"] is True
+            assert mounts["volumeMounts"] == [{"name": "mps-root", "mountPath": "/mps", "mountPropagation": "Bidirectional"}]
+            sidecar, daemon = pod["containers"]
+            assert daemon["command"] == ["mps-control-daemon"]
+            for manager in (init_cm, sidecar):
+                manager_env = dict((e["name"], e.get("value")) for e in manager["env"])
+                assert manager["command"] == ["config-manager"]
+                assert (manager_env["NODE_LABEL"], manager_env["DEFAULT_CONFIG"]) == (sharing.CONFIG_LABEL, "whole")
+            assert dict((e["name"], e.get("value")) for e in sidecar["env"])["PROCESS_TO_SIGNAL"] == "/usr/bin/mps-control-daemon"
+            volumes = dict((v["name"], v) for v in pod["volumes"])
+            assert volumes["mps-root"]["hostPath"] == {"path": "/run/nvidia/mps", "type": "DirectoryOrCreate"}
+            assert volumes["mps-shm"]["hostPath"]["path"] == "/run/nvidia/mps/shm"
+            assert volumes["available-configs"]["configMap"]["name"] == "nvidia-device-plugin-configs"
+            for term in pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]:
+                assert {"key": sharing.CONFIG_LABEL, "operator": "In", "values": ["a10g-mps"]} in term["matchExpressions"]
+
+            # the real DaemonSet controller + scheduler: the control daemon on the MPS node only
+            def daemon_nodes():
+                return sorted(p["spec"].get("nodeName", "") for p in live_pods(kube, namespace, "nvidia-device-plugin-mps-control-daemon"))
+            assert wait_for(lambda: daemon_nodes() == [mps_node]) and daemon_nodes() == [mps_node]
+
+            def advertised(node):
+                allocatable = get(kube, "/api/v1/nodes/%s" % node)["status"].get("allocatable", {})
+                return dict((k, int(v)) for k, v in allocatable.items() if k.startswith("nvidia.com/") and int(v) > 0)
+            expected = dict((k, v) for k, v in sharing.node_capacity("g5.12xlarge", MPS).items() if v)
+            assert expected == {"nvidia.com/gpu": 16}
+            assert wait_for(lambda: advertised(mps_node) == expected), (advertised(mps_node), kubelet.errors)
+            assert wait_for(lambda: advertised(whole_node) == {"nvidia.com/gpu": 4}), advertised(whole_node)
+            assert not kubelet.errors, kubelet.errors
+
+            # idempotent, and check mode + diff on the converged cluster change nothing
+            again = run_role(tmp_path, kube, names, "a10g-mps", device_plugin_configs=MPS_CONFIGS)
+            assert recap_unchanged(again), again.stdout[-3000:]
+            checked = run_role(tmp_path, kube, names, "a10g-mps", device_plugin_configs=MPS_CONFIGS, check=True)
+            assert recap_unchanged(checked), checked.stdout[-3000:]
+
+            # MPS dropped from the configs: the control daemon goes, the plugin stays
+            dropped = run_role(tmp_path, kube, names, "whole", device_plugin_configs={"whole": {"mig_strategy": "none"}})
+            assert dropped.returncode == 0, dropped.stdout[-3000:]
+            assert get(kube, ds_path % mps_name) is None and get(kube, ds_path % names["name"])
+            plugin_env = [c for c in get(kube, ds_path % names["name"])["spec"]["template"]["spec"]["containers"]
+                          if c["name"] == "nvidia-device-plugin-ctr"][0]["env"]
+            assert "MPS_ROOT" not in [e["name"] for e in plugin_env]
+
+            # state absent with MPS configs: both DaemonSets and the ConfigMap go
+            run_role(tmp_path, kube, names, "a10g-mps", device_plugin_configs=MPS_CONFIGS)
+            assert get(kube, ds_path % mps_name)
+            gone = run_role(tmp_path, kube, names, "a10g-mps", device_plugin_configs=MPS_CONFIGS, device_plugin_state="absent")
+            assert gone.returncode == 0, gone.stdout[-3000:]
+            assert get(kube, ds_path % mps_name) is None and get(kube, ds_path % names["name"]) is None
+            assert get(kube, "/api/v1/namespaces/%s/configmaps/nvidia-device-plugin-configs" % namespace) is None
+    finally:
+        kube.api.request("DELETE", "/api/v1/nodes/%s" % whole_node)
+
+
 @pytest.mark.parametrize("host_config, role_vars, message", [
     ("no-such-config", {}, "device_plugin_config 'no-such-config' is not one of the device plugin configs"),
     ("a10g-shared", {"device_plugin_default_config": "missing"}, "the default device plugin config 'missing' is not one"),
@@ -171,8 +276,20 @@ def test_named_configs_share_the_a10g_node(tmp_path, kube, names, a10g):
      "is not a valid device plugin config name"),
     ("x", {"device_plugin_configs": {"x": {"sharing": {"mode": "time-slicing", "replicas": 1}}},
            "device_plugin_default_config": "x"}, "replicas must be at least 2"),
+    # what the plugin v0.20 refuses with MPS (validateFlags; README "With CUDA MPS"), refused before any write
+    ("x", {"device_plugin_configs": {"x": {"sharing": {"mode": "mps", "replicas": 2}, "mig_strategy": "mixed"}},
+           "device_plugin_default_config": "x"}, "MPS with the mixed MIG strategy is refused by the device plugin"),
+    ("x", {"device_plugin_configs": {"x": {"sharing": {"mode": "mps", "replicas": 2, "resources": ["nvidia.com/mig-1g.10gb"]},
+                                         "mig_strategy": "mixed"}},
+           "device_plugin_default_config": "x"}, "MPS shares only nvidia.com/gpu on full GPUs"),
+    ("x", {"device_plugin_configs": {"x": {"sharing": {"mode": "mps", "replicas": 1}, "mig_strategy": "none"}},
+           "device_plugin_default_config": "x"}, "replicas must be at least 2"),
     ("x", {"device_plugin_configs": {"x": {"sharing": {"mode": "mps", "replicas": 2}, "mig_strategy": "none"}},
-           "device_plugin_default_config": "x"}, "MPS needs NVIDIA's MPS control daemon"),
+           "device_plugin_default_config": "x", "device_plugin_device_list_strategy": "volume-mounts"},
+     "need a CDI device list strategy"),
+    ("x", {"device_plugin_configs": {"x": {"sharing": {"mode": "mps", "replicas": 2}, "mig_strategy": "none"}},
+           "device_plugin_default_config": "x", "device_plugin_mps_root": "run/mps"},
+     "device_plugin_mps_root must be an absolute directory path"),
 ])
 def test_bad_input_changes_nothing(tmp_path, kube, names, host_config, role_vars, message):
     control_plane.seed_nodes(kube.api, [g5_node(names["node"])])
@@ -181,5 +298,6 @@ def test_bad_input_changes_nothing(tmp_path, kube, names, host_config, role_vars
     assert message in result.stdout, result.stdout[-3000:]
     assert get(kube, "/api/v1/namespaces/%s/configmaps/nvidia-device-plugin-configs" % names["namespace"]) is None
     assert get(kube, "/apis/apps/v1/namespaces/%s/daemonsets/%s" % (names["namespace"], names["name"])) is None
+    assert get(kube, "/apis/apps/v1/namespaces/%s/daemonsets/%s-mps-control-daemon" % (names["namespace"], names["name"])) is None
     labels = get(kube, "/api/v1/nodes/%s" % names["node"])["metadata"].get("labels") or {}
     assert sharing.CONFIG_LABEL not in labels

@@ -94,3 +94,40 @@ def test_mapping_is_validated(tmp_path):
     mapping.write_text('{"n1": {"strategy": "mixed"}}')
     with pytest.raises(SystemExit):
         fake_device_plugin.main(["--kubeconfig", "x", "--mapping", str(mapping), "--once"])
+
+
+MPS_CONFIG = {"version": "v1", "flags": {"migStrategy": "none", "plugin": {"deviceListStrategy": "cdi-cri"}},
+              "sharing": {"mps": {"resources": [{"name": "nvidia.com/gpu", "replicas": 4}]}}}
+
+
+def _plugin_pod(*env):
+    return {"spec": {"containers": [{"name": "nvidia-device-plugin-ctr", "command": ["nvidia-device-plugin"],
+                                     "env": [{"name": k, "value": v} for k, v in env]}]}}
+
+
+@pytest.mark.parametrize("env, config, refusal", [
+    ((), MPS_CONFIG, None),
+    ((("DEVICE_LIST_STRATEGY", "envvar"),), MPS_CONFIG, "using MPS requires CDI"),  # the env var overrides the file
+    ((("DEVICE_LIST_STRATEGY", "cdi-cri,envvar"),), MPS_CONFIG, "incompatible with --device-list-strategy=envvar"),
+    ((("MIG_STRATEGY", "mixed"),), MPS_CONFIG, "--mig-strategy=mixed is not supported with MPS"),
+    ((), dict(MPS_CONFIG, flags={"migStrategy": "none"}), "using MPS requires CDI"),  # plugin default: envvar
+    ((("DEVICE_LIST_STRATEGY", "envvar"),), {"version": "v1", "flags": {"migStrategy": "none"}}, None),
+    ((), dict(MPS_CONFIG, sharing={"mps": {"resources": [{"name": "nvidia.com/gpu", "replicas": 1}]}}, flags={}), None),
+])
+def test_plugin_refuses_what_validate_flags_refuses(env, config, refusal):
+    found = fake_device_plugin.plugin_start_error(_plugin_pod(*env), config)
+    assert (found is None) if refusal is None else (refusal in found), found
+
+
+def test_mps_daemon_must_run_on_the_node_with_the_plugins_root():
+    plugin = _plugin_pod(("MPS_ROOT", "/run/nvidia/mps"))
+
+    def daemon(root, phase="Running"):
+        return {"metadata": {}, "status": {"phase": phase}, "spec": {
+            "volumes": [{"name": "mps-root", "hostPath": {"path": root}}],
+            "containers": [{"command": ["mps-control-daemon"], "volumeMounts": [{"name": "mps-root", "mountPath": "/mps"}]}]}}
+    assert fake_device_plugin.mps_daemon_running(plugin, [daemon("/run/nvidia/mps")])
+    assert not fake_device_plugin.mps_daemon_running(plugin, [])
+    assert not fake_device_plugin.mps_daemon_running(plugin, [daemon("/run/nvidia/mps", phase="Pending")])
+    assert not fake_device_plugin.mps_daemon_running(plugin, [daemon("/var/mps")])
+    assert not fake_device_plugin.mps_daemon_running(_plugin_pod(), [daemon("/run/nvidia/mps")])  # no MPS_ROOT
