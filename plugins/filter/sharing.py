@@ -118,6 +118,27 @@ def device_plugin_node_configs(hosts, configs, default_config):
     return result
 
 
+CLUSTER_MODES = ("device_plugin", "gpu_operator", "none")
+
+
+def sharing_configs_in_use(cluster_mode, device_plugin_configs=None, device_plugin_default_config="",
+                           gpu_operator_device_plugin_configs=None, gpu_operator_device_plugin_default_config=""):
+    """The named device plugin configs of the cluster mode in use, as {"configs": {...}, "default": name}: the
+    gpu_operator role's (``gpu_operator_device_plugin_*``) with ``gpu_slicing_cluster_mode`` gpu_operator, else the
+    device_plugin role's (``device_plugin_*``; also with mode none, where the plugin is not managed here but may run
+    with those configs). The one place that picks them (verify, report)."""
+    mode = cluster_mode or "device_plugin"
+    if mode not in CLUSTER_MODES:
+        raise AnsibleFilterError("gpu_slicing_cluster_mode must be one of %s, got %r" % (", ".join(CLUSTER_MODES), cluster_mode))
+    if mode == "gpu_operator":
+        configs, default = gpu_operator_device_plugin_configs, gpu_operator_device_plugin_default_config
+    else:
+        configs, default = device_plugin_configs, device_plugin_default_config
+    if configs is not None and not isinstance(configs, dict):
+        raise AnsibleFilterError("the device plugin configs of cluster mode %s must be a mapping, got %r" % (mode, configs))
+    return {"configs": dict(configs or {}), "default": default or ""}
+
+
 def _selected(labels, configs, default_config):
     name = (labels or {}).get(engine.CONFIG_LABEL) or default_config or None
     return name, (configs or {}).get(name) if name else None
@@ -195,5 +216,6 @@ class FilterModule(object):
             "device_plugin_node_configs": device_plugin_node_configs,
             "device_plugin_node_sharing": device_plugin_node_sharing,
             "sharing_capacity": sharing_capacity,
+            "sharing_configs_in_use": sharing_configs_in_use,
             "sharing_report": sharing_report,
         }

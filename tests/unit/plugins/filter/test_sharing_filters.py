@@ -167,3 +167,36 @@ def test_report_markdown_has_the_shared_gpus_table():
                     "nvidia.com/gpu.shared=40 | nvidia.com/gpu: expected 0, allocatable 4; "
                     "nvidia.com/gpu.shared: expected 40, allocatable 0 |")
     assert "Shared GPUs" not in report.mig_report_markdown({"title": "t", "nodes": [], "karpenter": []})
+
+
+OPERATOR_CONFIGS = {"whole": {"mig_strategy": "mixed"}, "l4-mps": {"mig_strategy": "none", "sharing": {"mode": "mps", "replicas": 4}}}
+
+
+@pytest.mark.parametrize("mode, expected", [
+    ("device_plugin", {"configs": CONFIGS, "default": "mig-mixed"}),
+    ("", {"configs": CONFIGS, "default": "mig-mixed"}),  # unset: the device_plugin role, site.yml's default
+    ("none", {"configs": CONFIGS, "default": "mig-mixed"}),
+    ("gpu_operator", {"configs": OPERATOR_CONFIGS, "default": "whole"}),
+])
+def test_sharing_configs_in_use_follow_the_cluster_mode(mode, expected):
+    assert filters.sharing_configs_in_use(mode, CONFIGS, "mig-mixed", OPERATOR_CONFIGS, "whole") == expected
+
+
+def test_sharing_configs_in_use_refuse_an_unknown_mode_and_bad_configs():
+    with pytest.raises(AnsibleFilterError, match="gpu_slicing_cluster_mode must be one of"):
+        filters.sharing_configs_in_use("operator", CONFIGS, "mig-mixed")
+    with pytest.raises(AnsibleFilterError, match="must be a mapping"):
+        filters.sharing_configs_in_use("gpu_operator", CONFIGS, "mig-mixed", ["l4-mps"], "whole")
+
+
+def test_report_reads_the_gpu_operator_configs_in_gpu_operator_mode():
+    """The Shared GPUs table of a GPU Operator cluster: the node's label names one of the gpu_operator role's configs,
+    which the device_plugin role's configs do not have."""
+    node = _node("g6-mps", "g6.12xlarge", {"nvidia.com/gpu": "16"}, "l4-mps")
+    picked = filters.sharing_configs_in_use("gpu_operator", CONFIGS, "mig-mixed", OPERATOR_CONFIGS, "whole")
+    row, = filters.sharing_report([node], picked["configs"], picked["default"])
+    assert (row["config"], row["mode"], row["replicas"], row["error"], row["drift"]) == ("l4-mps", "mps", 4, "", [])
+    assert row["expected"] == {"nvidia.com/gpu": 16}  # 4 L4 x 4 MPS replicas
+    picked = filters.sharing_configs_in_use("device_plugin", CONFIGS, "mig-mixed", OPERATOR_CONFIGS, "whole")
+    row, = filters.sharing_report([node], picked["configs"], picked["default"])
+    assert "which the config map does not have" in row["error"]
