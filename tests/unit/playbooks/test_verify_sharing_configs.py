@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """verify.yml's Shared GPUs table and per-node sharing read the configs of the cluster mode in use (issue 18).
 
-The real ``ansible-playbook`` evaluates ``playbooks/vars/verify_sharing.yml`` (the one place verify.yml takes the
+The real ``ansible-playbook`` evaluates ``playbooks/vars/sharing_configs.yml`` (the one place verify.yml takes the
 configs from) with the variables of each path: the device_plugin role's configs by default, the gpu_operator role's
 with ``gpu_slicing_cluster_mode=gpu_operator``. And verify.yml reads them from nowhere else.
 """
@@ -23,7 +23,7 @@ import pytest
 from ansible_collections.gpu_slicing.eks.tests.support import collections_root
 
 COLLECTION = os.path.join(collections_root(), "ansible_collections", "gpu_slicing", "eks")
-VARS_FILE = os.path.join(COLLECTION, "playbooks", "vars", "verify_sharing.yml")
+VARS_FILE = os.path.join(COLLECTION, "playbooks", "vars", "sharing_configs.yml")
 PLUGIN = {"a10g-shared": {"mig_strategy": "none", "sharing": {"mode": "time-slicing", "replicas": 4}}}
 OPERATOR = {"l4-mps": {"mig_strategy": "none", "sharing": {"mode": "mps", "replicas": 4}}}
 BOTH = {"device_plugin_configs": PLUGIN, "device_plugin_default_config": "a10g-shared",
@@ -33,7 +33,7 @@ BOTH = {"device_plugin_configs": PLUGIN, "device_plugin_default_config": "a10g-s
 def picked(tmp_path, **variables):
     play = tmp_path / "play.yml"
     play.write_text("- hosts: localhost\n  gather_facts: false\n  vars_files: [%s]\n  tasks:\n"
-                    "    - ansible.builtin.debug:\n        msg: \"PICKED={{ verify_sharing_configs | to_json }}\"\n" % json.dumps(VARS_FILE))
+                    "    - ansible.builtin.debug:\n        msg: \"PICKED={{ sharing_configs_in_use | to_json }}\"\n" % json.dumps(VARS_FILE))
     (tmp_path / "vars.json").write_text(json.dumps(variables))
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections_root(), ANSIBLE_NOCOLOR="1", HOME=str(tmp_path),
                ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"))
@@ -60,6 +60,6 @@ def test_verify_reads_the_configs_of_the_mode_in_use(tmp_path, variables, expect
 def test_verify_takes_the_configs_only_from_the_helper():
     with open(os.path.join(COLLECTION, "playbooks", "verify.yml")) as handle:
         text = handle.read()
-    assert text.count("vars/verify_sharing.yml") == 2  # both plays
+    assert text.count("vars/sharing_configs.yml") == 2  # both plays
     for name in ("device_plugin_configs", "device_plugin_default_config", "gpu_operator_device_plugin"):
         assert name not in text, name

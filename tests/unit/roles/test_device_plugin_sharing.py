@@ -280,7 +280,7 @@ def test_mps_runs_the_control_daemon_on_the_mps_nodes_only(tmp_path, kube, names
     ("x", {"device_plugin_configs": {"x": {"sharing": {"mode": "mps", "replicas": 2}, "mig_strategy": "mixed"}},
            "device_plugin_default_config": "x"}, "MPS with the mixed MIG strategy is refused by the device plugin"),
     ("x", {"device_plugin_configs": {"x": {"sharing": {"mode": "mps", "replicas": 2, "resources": ["nvidia.com/mig-1g.10gb"]},
-                                         "mig_strategy": "mixed"}},
+                                           "mig_strategy": "mixed"}},
            "device_plugin_default_config": "x"}, "MPS shares only nvidia.com/gpu on full GPUs"),
     ("x", {"device_plugin_configs": {"x": {"sharing": {"mode": "mps", "replicas": 1}, "mig_strategy": "none"}},
            "device_plugin_default_config": "x"}, "replicas must be at least 2"),
