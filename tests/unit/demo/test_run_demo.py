@@ -286,3 +286,23 @@ def test_bench_describes_the_world_it_measured():
     assert "re-run with the collection at 0048358" in text
     World.kube_mode = "emulator"
     assert "moto, the API emulator, one sshd SSH host" in bench.describe(Args, World, 8, 1, None)
+
+
+def test_bench_ratio_uses_only_reruns_after_their_own_collection():
+    bench = _load(os.path.join("bench", "site_bench.py"), "gpu_slicing_site_bench")
+
+    def row(label, collection, after, wall, remote):
+        return dict(label=label, collection=collection, after=after, wall=wall, remote={"n1": remote, "n2": remote})
+
+    rows = [row("first run", "new", None, 1000, 11),
+            row("re-run 1", "new", "new", 200, 4),      # converged for new
+            row("re-run 1", "old", "new", 900, 11),     # rewrites the old commit's boot files: not in the ratio
+            row("re-run 2", "old", "old", 800, 11),     # converged for old
+            row("re-run 2", "new", "old", 500, 9)]      # rewrites new's boot files: not in the ratio
+    text = "\n".join(bench.summary(rows))
+    assert "200 s / 800 s = 0.25x" in text
+    assert "at most 4" in text
+    assert "| re-run 2 | new | old |" in "\n".join(bench.table(
+        [dict(r, rc=0, cpu=1.0, nodes=2, load=("1", "1"), totals={"changed": 0}) for r in rows]))
+    # no converged re-run of one collection: no ratio rather than a wrong one
+    assert not any("x." in line for line in bench.summary(rows[:3]))
