@@ -167,7 +167,7 @@ def table(rows):
 
 def summary(rows):
     """Median re-run wall time of new over old, and the remote-task maximum of the new re-runs."""
-    converged = [r for r in rows if r["label"] != "first run" and r.get("after") == r.get("collection")]
+    converged = [r for r in rows if r.get("after") == r.get("collection")]  # the first run has no "after"
     old = [r["wall"] for r in converged if r.get("collection") == "old"]
     new = [r["wall"] for r in converged if r.get("collection") == "new"]
     lines = []
