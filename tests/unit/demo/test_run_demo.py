@@ -188,28 +188,36 @@ _GOOD_SPEC = "---\nargument_specs:\n  main:\n    short_description: Good role\n 
 
 @pytest.fixture
 def role_collection(tmp_path, monkeypatch):
-    """A collection gpu_slicing.eks of roles only, which the real ansible-doc reads."""
+    """A collection gpu_slicing.eks of roles only, which the real ansible-doc reads (run from outside any other
+    collection, so that only this one is found)."""
     collection = tmp_path / "ansible_collections" / "gpu_slicing" / "eks"
     _role(collection, "good", _GOOD_SPEC)
     monkeypatch.setenv("ANSIBLE_COLLECTIONS_PATH", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
     return collection
 
 
-ANSIBLE_DOC = os.path.join(os.path.dirname(sys.executable), "ansible-doc")
+@pytest.fixture
+def ansible_doc(tmp_path):
+    """The ansible-doc of the ansible-core under test (ansible-test's --venv puts no ansible-doc next to Python)."""
+    path = tmp_path / "ansible-doc"
+    path.write_text("#!%s\nimport runpy\nrunpy.run_module('ansible.cli.doc', run_name='__main__')\n" % sys.executable)
+    path.chmod(0o755)
+    return str(path)
 
 
-def test_role_listing_of_readable_specs(gen_docs, role_collection):
-    listing = gen_docs.list_roles(ANSIBLE_DOC, str(role_collection))
+def test_role_listing_of_readable_specs(gen_docs, role_collection, ansible_doc):
+    listing = gen_docs.list_roles(ansible_doc, str(role_collection))
     assert listing["gpu_slicing.eks.good"]["entry_points"] == {"main": "Good role"}
 
 
-def test_role_spec_that_cannot_be_rendered_fails_naming_the_file(gen_docs, role_collection):
+def test_role_spec_that_cannot_be_rendered_fails_naming_the_file(gen_docs, role_collection, ansible_doc):
     # ansible-doc -l only warns about the first one and exits 0; the others it lists without anything to render
     _role(role_collection, "broken", "---\nargument_specs:\n  main:\n    short_description: [oops\n")
     _role(role_collection, "bare", None)
     _role(role_collection, "empty", "---\nargument_specs: {}\n")
     with pytest.raises(SystemExit) as failure:
-        gen_docs.list_roles(ANSIBLE_DOC, str(role_collection))
+        gen_docs.list_roles(ansible_doc, str(role_collection))
     message = str(failure.value)
     spec = os.path.join(str(role_collection), "roles", "%s", "meta", "argument_specs.yml")
     assert spec % "broken" + ": ansible-doc could not read it" in message
