@@ -2,7 +2,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, gpu_slicing.eks contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""site.yml as N AWX job slices at once on many simulated 8-GPU nodes: wall time and controller CPU per node.
+"""site.yml as N AWX job slices at once on many simulated 8-GPU nodes: wall time, controller CPU and remote tasks per node.
 
 The world of bench/site_bench.py (tests/support/world.py, `bench_fleet(NODES)`), a static inventory cut into
 SLICES inventories as AWX does (tests/support/slicing.py), every slice started at the same time with FORKS forks and
@@ -19,6 +19,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import argparse
+import json
 import os
 import platform
 import re
@@ -31,6 +32,7 @@ from ansible_collections.gpu_slicing.eks.tests.support import slicing
 from ansible_collections.gpu_slicing.eks.tests.support import world as stand_in
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CALLBACK_DIR = os.path.join(ROOT, "tests", "support", "callback")
 START = "<!-- slices bench: start -->"
 END = "<!-- slices bench: end -->"
 
@@ -60,14 +62,43 @@ def _children_cpu():
     return usage.ru_utime + usage.ru_stime
 
 
-def _measure(label, nodes, fn):
+def count_env(workdir, name):
+    """slice_env for slicing.run_slices: each slice's remote_tasks callback writes WORKDIR/<name>-<i>.tasks.json."""
+    def env(index):
+        return {"ANSIBLE_CALLBACK_PLUGINS": CALLBACK_DIR, "ANSIBLE_CALLBACKS_ENABLED": "remote_tasks",
+                "GPU_SLICING_TASK_COUNT_FILE": os.path.join(workdir, "%s-%d.tasks.json" % (name, index))}
+    return env
+
+
+def remote_tasks_per_node(workdir, name, slices, nodes):
+    """(min, max) remote tasks per GPU node over every slice's remote_tasks file; a node no file names counts 0
+    (it ran nothing: that is what the row must show, not hide)."""
+    counts = {}
+    for index in range(1, slices + 1):
+        path = os.path.join(workdir, "%s-%d.tasks.json" % (name, index))
+        if os.path.exists(path):
+            with open(path) as handle:
+                for host, host_counts in json.load(handle)["hosts"].items():
+                    counts[host] = counts.get(host, 0) + host_counts.get("remote", 0)
+    values = [counts.get(node, 0) for node in nodes]
+    return (min(values), max(values)) if values else (0, 0)
+
+
+def _measure(label, world, name, slices, fn):
+    nodes = [i["name"] for i in world.gpu_nodes]
     load = _load_average()
     cpu, started = _children_cpu(), time.monotonic()
     codes, logs = fn()
-    row = dict(label=label, codes=codes, wall=time.monotonic() - started, cpu=_children_cpu() - cpu, nodes=nodes,
-               totals=_recap(logs), load=(load, _load_average()))
-    _say("%s: rc=%s %.0fs controller cpu %.0fs %s" % (label, codes, row["wall"], row["cpu"], row["totals"]))
+    row = dict(label=label, codes=codes, wall=time.monotonic() - started, cpu=_children_cpu() - cpu, nodes=len(nodes),
+               totals=_recap(logs), load=(load, _load_average()),
+               remote=remote_tasks_per_node(world.workdir, name, slices, nodes))
+    _say("%s: rc=%s %.0fs controller cpu %.0fs remote tasks/node %s %s" % (
+        label, codes, row["wall"], row["cpu"], _span(row["remote"]), row["totals"]))
     return row
+
+
+def _span(low_high):
+    return "%d" % low_high[0] if low_high[0] == low_high[1] else "%d-%d" % low_high
 
 
 def _world(args, name):
@@ -79,7 +110,6 @@ def _world(args, name):
 
 def run(args):
     rows, setup = [], {}
-    nodes = args.nodes
     if args.single:
         world = _world(args, "single")
         try:
@@ -87,7 +117,8 @@ def run(args):
             world.start()
             inventory = world.write_static_inventory()
             setup["single"] = time.monotonic() - started
-            rows.append(_measure("one job, first run", nodes, lambda: slicing.run_slices(world, [inventory], label="single")))
+            rows.append(_measure("one job, first run", world, "single", 1, lambda: slicing.run_slices(
+                world, [inventory], label="single", slice_env=count_env(world.workdir, "single"))))
         finally:
             world.teardown()
     world = _world(args, "sliced")
@@ -98,8 +129,9 @@ def run(args):
         setup["sliced"] = time.monotonic() - started
         extra = ["--extra-vars", "gpu_slicing_run_id=bench"]
         for label, name in (("first run", "first-run"), ("re-run", "re-run"))[:2 if args.rerun else 1]:
-            row = _measure("%d slices, %s" % (args.slices, label), nodes,
-                           lambda name=name: slicing.run_slices(world, inventories, extra, label=name))
+            row = _measure("%d slices, %s" % (args.slices, label), world, name, args.slices,
+                           lambda name=name: slicing.run_slices(world, inventories, extra, label=name,
+                                                                slice_env=count_env(world.workdir, name)))
             rows.append(row)
             if any(row["codes"]):
                 break
@@ -131,14 +163,15 @@ def render(args, world, rows, setup):
             ", ".join("%s world %.0f s" % item for item in sorted(setup.items())), platform.machine(),
             platform.python_version(), os.cpu_count()),
         "",
-        "| run | rc per job | wall time | controller CPU | CPU per node | ok | changed | failed | load before / after |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| run | rc per job | wall time | controller CPU | CPU per node | remote tasks per node | ok | changed | failed "
+        "| load before / after |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         totals = row["totals"]
-        lines.append("| %s | %s | %.0f s | %.0f s | %.2f s | %d | %d | %d | %s / %s |" % (
+        lines.append("| %s | %s | %.0f s | %.0f s | %.2f s | %s | %d | %d | %d | %s / %s |" % (
             row["label"], ",".join(str(c) for c in row["codes"]), row["wall"], row["cpu"], row["cpu"] / row["nodes"],
-            totals.get("ok", 0), totals.get("changed", 0), totals.get("failed", 0), row["load"][0], row["load"][1]))
+            _span(row["remote"]), totals.get("ok", 0), totals.get("changed", 0), totals.get("failed", 0), row["load"][0], row["load"][1]))
     lines += ["", END]
     return "\n".join(lines) + "\n"
 

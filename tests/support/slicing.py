@@ -50,14 +50,16 @@ def playbook_argv(inventory, playbook=stand_in.SITE, extra_args=()):
             "--extra-vars", "mig_partition_serial=100%"] + list(extra_args)
 
 
-def run_slices(world, inventories, extra_args=(), env=None, playbook=stand_in.SITE, label="slice"):
+def run_slices(world, inventories, extra_args=(), env=None, playbook=stand_in.SITE, label="slice", slice_env=None):
     """Start one ansible-playbook per inventory at the same time and wait for all; returns (return codes, log
-    paths WORKDIR/<label>-<i>.log). ``env``: added to ``world.ansible_env()``."""
-    environment = world.ansible_env()
-    environment.update(env or {})
+    paths WORKDIR/<label>-<i>.log). ``env``: added to ``world.ansible_env()``; ``slice_env``: a function of the
+    slice number (1..N) returning what else that slice's environment gets (e.g. its own output file)."""
     running = []
     try:
         for index, inventory in enumerate(inventories):
+            environment = world.ansible_env()
+            environment.update(env or {})
+            environment.update(slice_env(index + 1) if slice_env else {})
             log_path = os.path.join(world.workdir, "%s-%d.log" % (label, index + 1))
             with open(log_path, "w") as log:
                 proc = subprocess.Popen(playbook_argv(inventory, playbook, extra_args), env=environment, cwd=world.workdir,

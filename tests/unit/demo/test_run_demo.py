@@ -314,3 +314,16 @@ def test_bench_ratio_uses_only_reruns_after_their_own_collection():
         [dict(r, rc=0, cpu=1.0, nodes=2, load=("1", "1"), totals={"changed": 0}) for r in rows]))
     # no converged re-run of one collection: no ratio rather than a wrong one
     assert not any("x." in line for line in bench.summary(rows[:3]))
+
+
+def test_slices_bench_counts_remote_tasks_over_every_slice(tmp_path):
+    bench = _load(os.path.join("bench", "slices_bench.py"), "gpu_slicing_slices_bench")
+    env = bench.count_env(str(tmp_path), "re-run")
+    assert env(2)["GPU_SLICING_TASK_COUNT_FILE"] == str(tmp_path / "re-run-2.tasks.json")
+    assert env(1)["GPU_SLICING_TASK_COUNT_FILE"] != env(2)["GPU_SLICING_TASK_COUNT_FILE"]  # slices never share one file
+    for index, hosts in ((1, {"n1": {"remote": 2}, "localhost": {"remote": 0}}), (2, {"n2": {"remote": 3}})):
+        (tmp_path / ("re-run-%d.tasks.json" % index)).write_text(json.dumps({"hosts": hosts}))
+    assert bench.remote_tasks_per_node(str(tmp_path), "re-run", 2, ["n1", "n2"]) == (2, 3)
+    # a node that no slice ran anything on shows as 0, not left out
+    assert bench.remote_tasks_per_node(str(tmp_path), "re-run", 2, ["n1", "n2", "n3"]) == (0, 3)
+    assert bench.remote_tasks_per_node(str(tmp_path), "first-run", 2, ["n1"]) == (0, 0)
