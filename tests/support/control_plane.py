@@ -62,8 +62,10 @@ import yaml
 
 try:
     from .ports import LOOPBACK, free_port, poll
+    from .reaper import start_time
 except ImportError:  # run as a script (the kubelet stand-in process)
     from ports import LOOPBACK, free_port, poll
+    from reaper import start_time
 
 HERE = Path(__file__).resolve().parent
 GO_MODULE_DIR = HERE / "kube"
@@ -74,6 +76,10 @@ DEFAULT_CRDS = tuple(str(CRD_DIR / name) for name in (
     "karpenter.sh_nodeoverlays.yaml", "nvidia.com_clusterpolicies.yaml.gz"))
 SESSION_SUBDIR = Path("build") / "kube" / "session"
 SESSION_FILE = "session.json"
+REAPER = HERE / "reaper.py"
+# a directory where every ControlPlane started in this process tree records its processes and temporary work dir
+# (``leak_check``, the pytest plugin the unit tests' conftest loads, sets it and checks it at the session's end)
+LEDGER_ENV = "GPU_SLICING_CONTROL_PLANE_LEDGER"
 
 # binary name -> Go main package (all from tests/support/kube/go.mod)
 BINARIES = {
@@ -655,10 +661,14 @@ def install_crds(api, paths, timeout=60.0):
 
 
 def _die_with_parent():
-    """preexec_fn: SIGTERM this child when the process that started it dies (Linux), so no orphan survives."""
+    """preexec_fn: SIGKILL this child when the thread that started it dies (Linux PR_SET_PDEATHSIG).
+
+    SIGKILL, not SIGTERM: kube-apiserver told to stop gracefully while its etcd stops too (both get the signal at
+    once) can retry etcd for good and never exit. The state is throwaway; the reaper removes the work dir.
+    """
     try:
         import ctypes
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
 
@@ -729,7 +739,13 @@ class ControlPlane:
     ``workdir``: certificates, kubeconfig, etcd data and logs (a temporary directory by default, removed on
     ``stop()``); ``crds``: CRD files installed and awaited Established (default: Karpenter v1.14.1 NodePool,
     NodeClaim, EC2NodeClass, NodeOverlay and the GPU Operator ClusterPolicy); ``detached``: the processes
-    outlive this Python process (``make cluster-up``); otherwise they die with it.
+    outlive this Python process once ``start()`` returned (``make cluster-up``); otherwise they die with it.
+
+    Teardown does not depend on ``stop()`` being reached: a reaper process (``reaper.py``) watches a pipe only this
+    process writes to and, when the pipe closes without ``stop()`` (an ansible-test fork ending in ``os._exit``,
+    SIGKILL, a fixture whose teardown never runs), SIGKILLs every component still running and removes the
+    temporary work dir. Components started from the main thread also get PR_SET_PDEATHSIG=SIGKILL. A detached
+    plane hands its processes over once it is up, so a ``cluster-up`` killed half-way leaves nothing either.
     Attributes after ``start()``: ``kubeconfig`` (absolute path), ``server`` (https URL), ``version``
     (the API server's gitVersion), ``bin_dir``, ``api`` (an ``Api``), ``processes`` ({name: (pid, exe, log)}).
     """
@@ -749,6 +765,8 @@ class ControlPlane:
         self.etcd_url = None
         self.processes = {}
         self._popen = {}
+        self._started = []  # every component ever started: {"name", "pid", "start_time", "exe"} (the ledger's record)
+        self._reaper = self._orders = None
 
     def __enter__(self):
         return self.start()
@@ -766,12 +784,17 @@ class ControlPlane:
         except BaseException:
             self.stop()
             raise
+        if self.detached:
+            self._disarm_reaper(release=True)
         return self
 
     def _start(self):
         self.bin_dir = self.bin_dir or ensure_binaries(log=self.log)
+        self._arm_reaper()
         if self.workdir is None:
             self.workdir = Path(tempfile.mkdtemp(prefix="gpu-slicing-kube-"))
+            self._order("dir %s" % self.workdir)
+        self._ledger_write()
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.workdir = self.workdir.resolve()
         pki = make_pki(self.workdir / "pki")
@@ -811,6 +834,60 @@ class ControlPlane:
         self.processes = {}
         if self._own_workdir and self.workdir is not None:
             shutil.rmtree(str(self.workdir), ignore_errors=True)
+        self._disarm_reaper()
+
+    # -- the reaper and the ledger (see the class docstring)
+
+    def _arm_reaper(self):
+        if self._reaper is not None:
+            return
+        read_end, write_end = os.pipe()  # both non-inheritable (PEP 446): no component holds the write end
+        try:
+            self._reaper = subprocess.Popen([sys.executable, str(REAPER), "--fd", str(read_end)], pass_fds=(read_end,),  # pylint: disable=consider-using-with
+                                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True)
+        except BaseException:
+            os.close(write_end)
+            raise
+        finally:
+            os.close(read_end)
+        self._orders = os.fdopen(write_end, "w", buffering=1)
+
+    def _order(self, line):
+        if self._orders is not None:
+            try:
+                self._orders.write(line + "\n")
+            except OSError:  # the reaper is gone: PR_SET_PDEATHSIG and stop() remain
+                pass
+
+    def _disarm_reaper(self, release=False):
+        """Close the reaper's pipe (after ``release``: it leaves everything running) and wait until it has finished."""
+        if self._orders is not None:
+            if release:
+                self._order("release")
+            try:
+                self._orders.close()
+            except OSError:
+                pass
+            self._orders = None
+        if self._reaper is not None:
+            try:
+                self._reaper.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self._reaper.kill()
+                self._reaper.wait()
+            self._reaper = None
+
+    def _ledger_write(self):
+        """Record this plane's processes and temporary work dir in ``$GPU_SLICING_CONTROL_PLANE_LEDGER`` if set."""
+        directory = os.environ.get(LEDGER_ENV)
+        if not directory or not os.path.isdir(directory):
+            return
+        record = {"owner": os.getpid(), "detached": self.detached, "processes": self._started,
+                  "workdir": str(self.workdir) if self._own_workdir and self.workdir is not None else None}
+        path = os.path.join(directory, "%d-%x.json" % (os.getpid(), id(self)))
+        with open(path + ".tmp", "w") as handle:
+            json.dump(record, handle)
+        os.replace(path + ".tmp", path)
 
     # -- components
 
@@ -821,11 +898,17 @@ class ControlPlane:
         for attempt in range(attempts):
             port = free_port()
             argv = [exe] + argv_for_port(port)
+            # PR_SET_PDEATHSIG fires when the *thread* that started the child ends: only from the main thread
+            die_with_parent = not self.detached and threading.current_thread() is threading.main_thread()
             with open(str(log_path), "ab") as log_handle:
                 popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log_handle, stderr=log_handle, cwd=str(self.workdir),
-                                         start_new_session=True, preexec_fn=None if self.detached else _die_with_parent)
+                                         start_new_session=True, preexec_fn=_die_with_parent if die_with_parent else None)
             self._popen[name] = popen
             self.processes[name] = (popen.pid, exe, str(log_path))
+            started_at = start_time(popen.pid)
+            self._order("proc %d %s %s" % (popen.pid, started_at, exe))
+            self._started.append({"name": name, "pid": popen.pid, "start_time": started_at, "exe": exe})
+            self._ledger_write()
             url = ready(name, port, popen)
             if url:
                 return url
@@ -1130,10 +1213,35 @@ def _run_with_session(args, command, log):
         return 2
     log("%s session cluster: kube-apiserver %s at %s" % ("started a" if started else "reusing the", session.version, session.server))
     try:
-        return subprocess.call(command)
+        return _call_forwarding_signals(command)
     finally:
         if started:
             down(args.dir, log=log)
+
+
+def _call_forwarding_signals(command):
+    """``subprocess.call(command)``, but SIGTERM/SIGHUP sent to this process go to the command and are waited for,
+    so the caller's ``finally`` (stopping the session cluster) runs instead of Python dying on the spot."""
+    child = subprocess.Popen(command)  # pylint: disable=consider-using-with
+    previous = {}
+    try:
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            previous[sig] = signal.signal(sig, lambda signum, _frame: child.send_signal(signum))
+        try:
+            code = child.wait()
+            return 128 - code if code < 0 else code  # killed by signal N: exit 128+N, as a shell reports it
+        except KeyboardInterrupt:  # Ctrl-C reached the command too (same process group): give it time to finish
+            try:
+                child.wait(timeout=30)
+            except (subprocess.TimeoutExpired, KeyboardInterrupt):
+                pass
+            raise
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if child.poll() is None:
+            child.kill()
+            child.wait()
 
 
 def _kubelet(args, log):

@@ -289,9 +289,12 @@ def nodeclaims(custom):
 # ---------------------------------------------------------------------------------------------- the controller
 
 def _die_with_parent():
-    """preexec_fn: the controller gets SIGTERM when the process that started it dies (Linux prctl)."""
+    """preexec_fn: the controller is SIGKILLed when the thread that started it dies (Linux PR_SET_PDEATHSIG).
+
+    SIGKILL as for the control plane's components (tests/support/control_plane.py): its API server goes at the
+    same moment, and a graceful shutdown against a vanished API server is nothing to wait for."""
     try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except OSError:
         pass
 
@@ -348,17 +351,20 @@ class Karpenter(object):
                 [str(binary)], env=self.env(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 cwd=str(self.workdir), start_new_session=True,
                 preexec_fn=None if self.detach else _die_with_parent)  # pylint: disable=subprocess-popen-preexec-fn
-        (self.workdir / "karpenter.pid").write_text(str(self.process.pid))
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process.poll() is not None:
-                raise KarpenterError("karpenter exited with %s before it was ready: %s" % (self.process.returncode, self.log_tail()))
-            if self.ready():
-                return self
-            if time.monotonic() > deadline:
-                self.stop()
-                raise KarpenterError("karpenter not ready after %d s: %s" % (timeout, self.log_tail()))
-            time.sleep(0.2)
+        try:
+            (self.workdir / "karpenter.pid").write_text(str(self.process.pid))
+            deadline = time.monotonic() + timeout
+            while True:
+                if self.process.poll() is not None:
+                    raise KarpenterError("karpenter exited with %s before it was ready: %s" % (self.process.returncode, self.log_tail()))
+                if self.ready():
+                    return self
+                if time.monotonic() > deadline:
+                    raise KarpenterError("karpenter not ready after %d s: %s" % (timeout, self.log_tail()))
+                time.sleep(0.2)
+        except BaseException:  # not ready, interrupted, any error: nothing half-started keeps running
+            self.stop()
+            raise
 
     def ready(self):
         try:
