@@ -191,13 +191,19 @@ def _scheduler_and_controllers_act(plane, kubelet):
     assert allocatable.get("nvidia.com/mig-3g.40gb") == "2" and "nvidia.com/mig-1g.10gb" not in allocatable
 
 
-def test_a_component_that_fails_to_start_leaves_nothing(bin_dir, tmp_path):
-    fake = tmp_path / "bin"
+def fake_bin_dir(bin_dir, directory, apiserver_script):
+    """``directory``/bin with the real etcd and a kube-apiserver that is the shell script ``apiserver_script``."""
+    fake = directory / "bin"
     fake.mkdir()
     (fake / "etcd").symlink_to(bin_dir / "etcd")
     apiserver = fake / "kube-apiserver"
-    apiserver.write_text("#!/bin/sh\necho 'E1130 00:00:00.000000 1 run.go:72] \"command failed\" err=\"broken on purpose\"' >&2\nexit 1\n")
+    apiserver.write_text("#!/bin/sh\n" + apiserver_script)
     apiserver.chmod(0o755)
+    return fake
+
+
+def test_a_component_that_fails_to_start_leaves_nothing(bin_dir, tmp_path):
+    fake = fake_bin_dir(bin_dir, tmp_path, "echo 'E1130 00:00:00.000000 1 run.go:72] \"command failed\" err=\"broken on purpose\"' >&2\nexit 1\n")
     plane = control_plane.ControlPlane(bin_dir=fake, log=lambda _message: None, startup_timeout=30)
     with pytest.raises(control_plane.ControlPlaneError) as error:
         plane.start()
