@@ -60,11 +60,8 @@ def leftovers(directory, wait=LEAK_WAIT):
 
 
 def clean(alive, present):
-    """SIGKILL ``alive`` (ledger records) and remove ``present`` (directories)."""
-    for process in alive:
-        reaper.kill(process["pid"], process["start_time"])
-    for path in present:
-        shutil.rmtree(path, ignore_errors=True)
+    """SIGKILL ``alive`` (ledger records) and remove ``present`` (directories), as the reaper does."""
+    reaper.reap([(process["pid"], process["start_time"]) for process in alive], present)
 
 
 def describe(alive, present):
