@@ -62,10 +62,10 @@ import yaml
 
 try:
     from .ports import LOOPBACK, free_port, poll
-    from .reaper import start_time
+    from .reaper import die_with_parent, start_time
 except ImportError:  # run as a script (the kubelet stand-in process)
     from ports import LOOPBACK, free_port, poll
-    from reaper import start_time
+    from reaper import die_with_parent, start_time
 
 HERE = Path(__file__).resolve().parent
 GO_MODULE_DIR = HERE / "kube"
@@ -660,19 +660,6 @@ def install_crds(api, paths, timeout=60.0):
 # ---------------------------------------------------------------------------------------------- processes
 
 
-def _die_with_parent():
-    """preexec_fn: SIGKILL this child when the thread that started it dies (Linux PR_SET_PDEATHSIG).
-
-    SIGKILL, not SIGTERM: kube-apiserver told to stop gracefully while its etcd stops too (both get the signal at
-    once) can retry etcd for good and never exit. The state is throwaway; the reaper removes the work dir.
-    """
-    try:
-        import ctypes
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
 def _pid_alive(pid):
     try:
         os.kill(pid, 0)
@@ -899,10 +886,10 @@ class ControlPlane:
             port = free_port()
             argv = [exe] + argv_for_port(port)
             # PR_SET_PDEATHSIG fires when the *thread* that started the child ends: only from the main thread
-            die_with_parent = not self.detached and threading.current_thread() is threading.main_thread()
+            tied_to_owner = not self.detached and threading.current_thread() is threading.main_thread()
             with open(str(log_path), "ab") as log_handle:
                 popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log_handle, stderr=log_handle, cwd=str(self.workdir),
-                                         start_new_session=True, preexec_fn=_die_with_parent if die_with_parent else None)
+                                         start_new_session=True, preexec_fn=die_with_parent if tied_to_owner else None)
             self._popen[name] = popen
             self.processes[name] = (popen.pid, exe, str(log_path))
             started_at = start_time(popen.pid)

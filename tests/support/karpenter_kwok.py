@@ -33,7 +33,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import argparse
-import ctypes
 import fcntl
 import hashlib
 import json
@@ -52,6 +51,7 @@ from urllib.request import urlopen
 
 from ansible_collections.gpu_slicing.eks.plugins.module_utils._mig import capacity, catalog
 from ansible_collections.gpu_slicing.eks.tests.support.ports import LOOPBACK, free_port
+from ansible_collections.gpu_slicing.eks.tests.support.reaper import die_with_parent
 
 MODULE_DIR = Path(__file__).resolve().parent / "karpenter"
 KARPENTER_MODULE = "sigs.k8s.io/karpenter"
@@ -288,17 +288,6 @@ def nodeclaims(custom):
 
 # ---------------------------------------------------------------------------------------------- the controller
 
-def _die_with_parent():
-    """preexec_fn: the controller is SIGKILLed when the thread that started it dies (Linux PR_SET_PDEATHSIG).
-
-    SIGKILL as for the control plane's components (tests/support/control_plane.py): its API server goes at the
-    same moment, and a graceful shutdown against a vanished API server is nothing to wait for."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
 class Karpenter(object):
     """One karpenter-kwok process against ``kubeconfig``; a context manager.
 
@@ -350,7 +339,7 @@ class Karpenter(object):
             self.process = subprocess.Popen(  # pylint: disable=consider-using-with
                 [str(binary)], env=self.env(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 cwd=str(self.workdir), start_new_session=True,
-                preexec_fn=None if self.detach else _die_with_parent)  # pylint: disable=subprocess-popen-preexec-fn
+                preexec_fn=None if self.detach else die_with_parent)  # pylint: disable=subprocess-popen-preexec-fn
         try:
             (self.workdir / "karpenter.pid").write_text(str(self.process.pid))
             deadline = time.monotonic() + timeout
