@@ -11,8 +11,8 @@ fixture's teardown - the plugin waits up to ``LEAK_WAIT`` seconds (reapers of fo
 asynchronously), then names every recorded process still running and every work dir still present, stops and
 removes them (a failed check must not leak either) and sets the exit status to "tests failed".
 
-``tests/unit/conftest.py`` loads it for the unit tests; ``python -m pytest -p
-ansible_collections.gpu_slicing.eks.tests.support.leak_check`` loads it anywhere else.
+``tests/unit/conftest.py`` loads it for the unit tests, and the pytest-based integration targets (karpenter_kwok,
+scale_up_loop, site_fleet) load it with ``python -m pytest -p ansible_collections.gpu_slicing.eks.tests.support.leak_check``.
 """
 
 from __future__ import absolute_import, division, print_function

@@ -12,5 +12,6 @@ rc=0
 PYTHONPATH="${COLLECTIONS_ROOT}${PYTHONPATH:+:${PYTHONPATH}}" "${PYTHON}" -m ansible_collections.gpu_slicing.eks.tests.support.legs \
   site_fleet || rc=$?
 if [ "${rc}" -eq 3 ]; then exit 0; elif [ "${rc}" -ne 0 ]; then exit "${rc}"; fi
-PYTHONPATH="${COLLECTIONS_ROOT}" "${PYTHON}" -m pytest -p no:cacheprovider --import-mode=importlib -v -rA \
+PYTHONPATH="${COLLECTIONS_ROOT}" "${PYTHON}" -m pytest -p no:cacheprovider \
+  -p ansible_collections.gpu_slicing.eks.tests.support.leak_check --import-mode=importlib -v -rA \
   test_site_fleet.py "$@"
