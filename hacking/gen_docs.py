@@ -10,7 +10,9 @@ matrix from the GPU catalog (plugins/module_utils/_mig/catalog.py), never from a
     ANSIBLE_COLLECTIONS_PATH=build/collections PYTHONPATH=build/collections \\
         .venv/bin/python hacking/gen_docs.py [--check] [--ansible-doc .venv/bin/ansible-doc]
 
---check writes nothing and exits 1 when a rendered file differs from the committed one (stale docs).
+--check writes nothing and exits 1 when a rendered file differs from the committed one (stale docs) or when one of
+the folders only this script writes (docs/modules, docs/plugins, docs/roles, docs/docsite/rst) holds a file it did not
+render (the page of something removed); without --check such a file is removed.
 """
 
 from __future__ import annotations
@@ -196,6 +198,23 @@ def render_compatibility():
     return "".join(out)
 
 
+GENERATED_DIRS = tuple(sorted(set(os.path.join("docs", folder) for folder in TYPES.values()))) + (
+    os.path.join("docs", "docsite", "rst"),)
+
+
+def orphaned(rendered, root=ROOT):
+    """Files in the folders only this script writes that it did not render: pages of a removed plugin, role or guide."""
+    orphans = []
+    for folder in GENERATED_DIRS:
+        try:
+            names = sorted(os.listdir(os.path.join(root, folder)))
+        except FileNotFoundError:
+            continue
+        orphans.extend(os.path.join(folder, name) for name in names
+                       if os.path.isfile(os.path.join(root, folder, name)) and os.path.join(folder, name) not in rendered)
+    return sorted(orphans)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ansible-doc", default=os.path.join(os.path.dirname(sys.executable), "ansible-doc"))
@@ -234,10 +253,19 @@ def main():
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "w") as handle:
                 handle.write(text)
-    if args.check and stale:
-        print("stale generated docs (run hacking/gen_docs.py): %s" % ", ".join(stale), file=sys.stderr)
+    orphans = orphaned(rendered)
+    if not args.check:
+        for relative in orphans:
+            os.remove(os.path.join(ROOT, relative))
+    if args.check and (stale or orphans):
+        if stale:
+            print("stale generated docs (run hacking/gen_docs.py): %s" % ", ".join(stale), file=sys.stderr)
+        if orphans:
+            print("generated docs of nothing that exists any more (hacking/gen_docs.py removes them): %s"
+                  % ", ".join(orphans), file=sys.stderr)
         return 1
-    print("%d files rendered, %d %s" % (len(rendered), len(stale), "stale" if args.check else "written"))
+    print("%d files rendered, %d %s, %d orphaned %s" % (len(rendered), len(stale), "stale" if args.check else "written",
+                                                       len(orphans), "found" if args.check else "removed"))
     return 0
 
 

@@ -227,6 +227,19 @@ def test_role_spec_that_cannot_be_rendered_fails_naming_the_file(gen_docs, role_
     assert spec % "good" not in message
 
 
+def test_generated_pages_of_removed_things_are_found(gen_docs, tmp_path):
+    for relative in ("docs/modules/kept.md", "docs/modules/removed.md", "docs/docsite/rst/gone.rst",
+                     "docs/docsite/extra-docs.yml", "docs/awx.md"):
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_text("x")
+    rendered = {os.path.join("docs", "modules", "kept.md"): "x", os.path.join("docs", "docsite", "extra-docs.yml"): "x"}
+    # only the folders gen_docs alone writes: the hand-written guides under docs/ and docs/docsite/*.yml are not its own
+    assert gen_docs.orphaned(rendered, root=str(tmp_path)) == [
+        os.path.join("docs", "docsite", "rst", "gone.rst"), os.path.join("docs", "modules", "removed.md")]
+    assert gen_docs.orphaned(dict.fromkeys(gen_docs.orphaned(rendered, root=str(tmp_path)), "x"), root=str(tmp_path)) == [
+        os.path.join("docs", "modules", "kept.md")]
+
+
 class _FakeControlPlane:
     class BuildError(RuntimeError):
         pass
