@@ -164,6 +164,18 @@ def test_named_configs_share_the_a10g_node(tmp_path, kube, names, a10g):
         assert again.returncode == 0, again.stdout[-3000:]
         assert "changed=0" in again.stdout.split("PLAY RECAP")[-1], again.stdout[-3000:]
 
+        # named configs dropped: the plugin runs without config-manager, and what only config-manager used goes too
+        rbac = "/apis/rbac.authorization.k8s.io/v1/%s/" + names["name"] + "-config-manager"
+        account = "/api/v1/namespaces/%s/serviceaccounts/%s" % (names["namespace"], names["name"])
+        dropped = run_role(tmp_path, kube, names, "", device_plugin_configs={}, device_plugin_default_config="")
+        assert dropped.returncode == 0, dropped.stdout[-4000:] + dropped.stderr[-2000:]
+        pod = get(kube, "/apis/apps/v1/namespaces/%s/daemonsets/%s" % (names["namespace"], names["name"]))["spec"]["template"]["spec"]
+        assert not pod.get("initContainers") and [c["name"] for c in pod["containers"]] == ["nvidia-device-plugin-ctr"]
+        assert get(kube, "/api/v1/namespaces/%s/configmaps/nvidia-device-plugin-configs" % names["namespace"]) is None
+        assert get(kube, account) is None
+        assert get(kube, rbac % "clusterroles") is None and get(kube, rbac % "clusterrolebindings") is None
+        assert recap_unchanged(run_role(tmp_path, kube, names, "", device_plugin_configs={}, device_plugin_default_config=""))
+
 
 MPS = {"mode": "mps", "replicas": 4}
 MPS_CONFIGS = {"whole": {"mig_strategy": "none"}, "a10g-mps": {"mig_strategy": "none", "sharing": MPS}}
