@@ -260,7 +260,7 @@ docs: $(VENV_STAMP) $(COLLECTIONS_STAMP)
 	# docs/docsite/rst (rendered from the Markdown guides by the same script) lints clean, with every plugin's docs
 	$(MAKE) ansible-test-tree
 	cd $(AT_COLLECTION) && PATH=$(VENV)/bin:$(PATH) ANSIBLE_COLLECTIONS_PATH=$(AT_ROOT) \
-	  $(VENV)/bin/antsibull-docs lint-collection-docs --plugin-docs .
+	  $(VENV)/bin/antsibull-docs --config-file $(ROOT)/hacking/antsibull-docs.cfg lint-collection-docs --plugin-docs .
 	# the boot applier is generated from plugins/module_utils (the units also check it)
 	$(VENV)/bin/python hacking/build_applier.py --check
 
