@@ -163,10 +163,16 @@ def _read_state(name):
 
 
 def destroy_namespace(name, veth=None, workdir=None):
-    """Kill every process in namespace ``name``, delete it, its veth and its state; idempotent."""
+    """Kill every process in namespace ``name``, delete it, its veth and its state; idempotent.
+
+    Safe against a concurrent destroy of the same namespace (its owner tearing down while another run's
+    ``cleanup_leftovers`` sees the owner gone, e.g. a CLI fleet whose owner is its sshd): a namespace that someone
+    else deleted meanwhile is not an error."""
     if name in _list_namespaces():
         _kill_namespace_processes(name)
-        _run(["ip", "netns", "del", name])
+        deleted = _run(["ip", "netns", "del", name], check=False)
+        if deleted.returncode != 0 and name in _list_namespaces():
+            raise NetnsError("ip netns del %s failed (rc %d): %s" % (name, deleted.returncode, deleted.stderr.strip()))
     if veth and _run(["ip", "link", "show", "dev", veth], check=False).returncode == 0:
         _run(["ip", "link", "del", "dev", veth], check=False)  # usually gone with its peer
     if workdir:

@@ -93,6 +93,30 @@ def test_cleanup_removes_namespaces_of_dead_owners_only(tmp_path):
         assert subprocess.run(alive[0].ssh_argv("true"), timeout=30, check=False).returncode == 0
 
 
+def test_a_namespace_deleted_by_someone_else_meanwhile_is_not_an_error(monkeypatch):
+    """Two runs tear down the same leftover at once (its owner, and another run's cleanup_leftovers): the one whose
+    listing is stale finds `ip netns del` failing because the namespace is gone, which is what it wanted."""
+    with netns.make_hosts(1) as fleet:
+        name = fleet[0].name
+        listings = []
+        real_list = netns._list_namespaces
+
+        def stale_then_real():
+            listings.append(1)
+            if len(listings) == 1:  # the listing destroy_namespace acts on: taken before the other run deleted it
+                subprocess.run(["ip", "netns", "del", name], check=True)
+                return real_list() + [name]
+            return real_list()
+        monkeypatch.setattr(netns, "_list_namespaces", stale_then_real)
+        netns.destroy_namespace(name, fleet[0].veth, fleet[0].workdir)
+        assert name not in real_list() and not os.path.exists(os.path.join(netns.STATE_DIR, name + ".json"))
+
+        # a delete that fails while the namespace is still there is still an error, with ip's reason
+        monkeypatch.setattr(netns, "_list_namespaces", lambda: real_list() + ["gse-no-such-namespace"])
+        with pytest.raises(netns.NetnsError, match="ip netns del gse-no-such-namespace failed"):
+            netns.destroy_namespace("gse-no-such-namespace")
+
+
 def test_bad_count_is_refused_before_anything_is_created():
     before = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False).stdout
     with pytest.raises(ValueError, match="between 1 and 64"):
