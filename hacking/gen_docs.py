@@ -264,8 +264,8 @@ def main():
             print("generated docs of nothing that exists any more (hacking/gen_docs.py removes them): %s"
                   % ", ".join(orphans), file=sys.stderr)
         return 1
-    print("%d files rendered, %d %s, %d orphaned %s" % (len(rendered), len(stale), "stale" if args.check else "written",
-                                                       len(orphans), "found" if args.check else "removed"))
+    verbs = ("stale", "found") if args.check else ("written", "removed")
+    print("%d files rendered, %d %s, %d orphaned %s" % (len(rendered), len(stale), verbs[0], len(orphans), verbs[1]))
     return 0
 
 
