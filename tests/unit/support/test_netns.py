@@ -104,12 +104,14 @@ def test_a_namespace_deleted_by_someone_else_meanwhile_is_not_an_error(monkeypat
         def stale_then_real():
             listings.append(1)
             if len(listings) == 1:  # the listing destroy_namespace acts on: taken before the other run deleted it
+                netns._kill_namespace_processes(name)  # the other run's destroy: its sshd first, then the namespace
                 subprocess.run(["ip", "netns", "del", name], check=True)
                 return real_list() + [name]
             return real_list()
         monkeypatch.setattr(netns, "_list_namespaces", stale_then_real)
         netns.destroy_namespace(name, fleet[0].veth, fleet[0].workdir)
         assert name not in real_list() and not os.path.exists(os.path.join(netns.STATE_DIR, name + ".json"))
+        assert _process_gone(fleet[0].sshd_pid)
 
         # a delete that fails while the namespace is still there is still an error, with ip's reason
         monkeypatch.setattr(netns, "_list_namespaces", lambda: real_list() + ["gse-no-such-namespace"])
